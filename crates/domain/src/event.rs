@@ -1,0 +1,173 @@
+//! Domain events: every state change is recorded as one, in the same transaction.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::ids::{EventId, WorkspaceId};
+
+/// The kinds of event Rapport records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum EventType {
+    #[serde(rename = "contact.created")]
+    ContactCreated,
+    #[serde(rename = "contact.updated")]
+    ContactUpdated,
+    #[serde(rename = "contact.deleted")]
+    ContactDeleted,
+    #[serde(rename = "contact.stage_changed")]
+    ContactStageChanged,
+    #[serde(rename = "company.created")]
+    CompanyCreated,
+    #[serde(rename = "company.updated")]
+    CompanyUpdated,
+    #[serde(rename = "company.deleted")]
+    CompanyDeleted,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 7] = [
+        EventType::ContactCreated,
+        EventType::ContactUpdated,
+        EventType::ContactDeleted,
+        EventType::ContactStageChanged,
+        EventType::CompanyCreated,
+        EventType::CompanyUpdated,
+        EventType::CompanyDeleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::ContactCreated => "contact.created",
+            EventType::ContactUpdated => "contact.updated",
+            EventType::ContactDeleted => "contact.deleted",
+            EventType::ContactStageChanged => "contact.stage_changed",
+            EventType::CompanyCreated => "company.created",
+            EventType::CompanyUpdated => "company.updated",
+            EventType::CompanyDeleted => "company.deleted",
+        }
+    }
+}
+
+/// Who caused a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// An API client using its client credentials.
+    ApiClient,
+    /// A shop or ERP connector.
+    Connector,
+    /// A person, through a token from the identity provider.
+    User,
+    /// Rapport itself (a rule or a periodic job).
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::ApiClient => "api_client",
+            ActorKind::Connector => "connector",
+            ActorKind::User => "user",
+            ActorKind::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::ApiClient, Self::Connector, Self::User, Self::System]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// The actor of a change: its kind and id (a client id or a user's subject).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: ActorKind,
+    pub id: Option<String>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self {
+            kind: ActorKind::System,
+            id: None,
+        }
+    }
+}
+
+/// An event about to be written to the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub id: EventId,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub workspace_id: WorkspaceId,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: Actor,
+    pub data: Value,
+    /// The version of the `data` shape, raised on incompatible changes.
+    pub data_version: i32,
+}
+
+impl Event {
+    pub fn new(kind: EventType, workspace_id: WorkspaceId, actor: Actor, occurred_at: DateTime<Utc>, data: Value) -> Self {
+        Self {
+            id: EventId::new(),
+            kind,
+            workspace_id,
+            occurred_at,
+            actor,
+            data,
+            data_version: 1,
+        }
+    }
+}
+
+/// Fields that change on every write and say nothing about what changed.
+const BOOKKEEPING: [&str; 2] = ["version", "updated_at"];
+
+/// The top-level fields that differ between two representations of one record, with
+/// their previous values: `{"changed_fields": [...], "previous": {...}}`. Connectors use
+/// it to apply only what changed and to recognise their own writes.
+pub fn changes(before: &Value, after: &Value) -> Value {
+    let empty = Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let mut fields = Vec::new();
+    let mut previous = Map::new();
+    for (k, v) in a {
+        if BOOKKEEPING.contains(&k.as_str()) {
+            continue;
+        }
+        let old = b.get(k).unwrap_or(&Value::Null);
+        if old != v {
+            fields.push(Value::String(k.clone()));
+            previous.insert(k.clone(), old.clone());
+        }
+    }
+    json!({ "changed_fields": fields, "previous": previous })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_name_each_changed_field_with_its_previous_value() {
+        let before = json!({"email": "a@x.io", "tags": ["a"], "version": 1, "first_name": "Ada"});
+        let after = json!({"email": "b@x.io", "tags": ["a"], "version": 2, "first_name": "Ada"});
+        assert_eq!(
+            changes(&before, &after),
+            json!({"changed_fields": ["email"], "previous": {"email": "a@x.io"}})
+        );
+    }
+
+    #[test]
+    fn event_type_names_match_their_serialised_form() {
+        for t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+    }
+}
