@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, FieldError};
+use crate::event::Actor;
+use crate::ids::{ContactId, TransitionId};
 
 /// A lifecycle stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -253,6 +255,39 @@ impl StageState {
             highest,
             entered_at,
         }
+    }
+}
+
+/// A recorded stage change: from (none for a contact's first stage), to, when, why
+/// and by whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub id: TransitionId,
+    pub contact_id: ContactId,
+    pub from: Option<Stage>,
+    pub to: Stage,
+    pub direction: Direction,
+    pub cause: Cause,
+    pub actor: Actor,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Same => "same",
+            Direction::Forward => "forward",
+            Direction::Exit => "exit",
+            Direction::Reactivation => "reactivation",
+            Direction::Backward => "backward",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Same, Self::Forward, Self::Exit, Self::Reactivation, Self::Backward]
+            .into_iter()
+            .find(|d| d.as_str() == s)
     }
 }
 

@@ -1,1 +1,29 @@
-pub fn x() {}
+//! Rapport's persistence. The only crate that names sea-orm: it exposes domain types,
+//! a [`Db`] handle with transactions, and [`StoreError`].
+//!
+//! Every repository function takes the caller's workspace as a typed argument, so a
+//! query without a tenant filter cannot be written by accident.
+
+pub mod api_clients;
+pub mod attributes;
+pub mod companies;
+pub mod contacts;
+mod db;
+mod entity;
+mod error;
+pub mod idempotency;
+pub mod lifecycle;
+mod migration;
+pub mod outbox;
+pub mod page;
+pub mod secrets;
+pub mod workspaces;
+
+pub use db::{Backend, Db, Tx};
+pub use error::StoreError;
+pub use sea_orm::ConnectionTrait as Conn;
+
+/// Current time, truncated to what both databases store.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    rapport_domain::truncate_to_micros(chrono::Utc::now())
+}

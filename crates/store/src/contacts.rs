@@ -1,0 +1,373 @@
+//! Contacts repository.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use rapport_domain::contact::Contact;
+use rapport_domain::email::Email;
+use rapport_domain::lifecycle::{Stage, StageState};
+use rapport_domain::{CompanyId, ContactId, WorkspaceId};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde_json::Value;
+
+use crate::entity::{contact, contact_external_id as ext, contact_tag as tag};
+use crate::error::StoreError;
+use crate::page::{After, Order, Page, contains_pattern, keyset};
+
+/// Filters for listing contacts; all given filters must match.
+#[derive(Clone, Debug, Default)]
+pub struct ContactFilter {
+    pub stage: Option<Stage>,
+    pub tag: Option<String>,
+    /// Matches the case-insensitive email key.
+    pub email: Option<String>,
+    pub company_id: Option<CompanyId>,
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Every word must appear in the first name, last name or email.
+    pub q: Option<String>,
+}
+
+fn stage(s: &str) -> Result<Stage, StoreError> {
+    Stage::parse(s).ok_or_else(|| StoreError::corrupt(format!("stage {s}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T, StoreError> {
+    serde_json::from_value(v).map_err(|e| StoreError::corrupt(format!("{what}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+impl TryFrom<contact::Model> for Contact {
+    type Error = StoreError;
+
+    fn try_from(m: contact::Model) -> Result<Self, StoreError> {
+        Ok(Contact {
+            id: ContactId::from_uuid(m.id),
+            workspace_id: WorkspaceId::from_uuid(m.workspace_id),
+            email: m.email.map(Email::from_trusted),
+            phone: m.phone,
+            first_name: m.first_name,
+            last_name: m.last_name,
+            locale: m.locale,
+            country: m.country,
+            company_id: m.company_id.map(CompanyId::from_uuid),
+            external_ids: from_json(m.external_ids, "external_ids")?,
+            tags: from_json(m.tags, "tags")?,
+            attributes: from_json(m.attributes, "attributes")?,
+            stage: StageState {
+                stage: stage(&m.lifecycle_stage)?,
+                highest: stage(&m.highest_stage)?,
+                entered_at: from_json(m.stage_entered_at, "stage_entered_at")?,
+            },
+            lead_score: m.lead_score,
+            owner_id: m.owner_id,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+fn active(c: &Contact) -> contact::ActiveModel {
+    contact::ActiveModel {
+        workspace_id: Set(c.workspace_id.uuid()),
+        id: Set(c.id.uuid()),
+        email: Set(c.email.as_ref().map(|e| e.as_str().to_owned())),
+        email_key: Set(c.email.as_ref().map(Email::key)),
+        phone: Set(c.phone.clone()),
+        first_name: Set(c.first_name.clone()),
+        last_name: Set(c.last_name.clone()),
+        locale: Set(c.locale.clone()),
+        country: Set(c.country.clone()),
+        company_id: Set(c.company_id.map(CompanyId::uuid)),
+        external_ids: Set(to_json(&c.external_ids)),
+        tags: Set(to_json(&c.tags)),
+        attributes: Set(Value::Object(c.attributes.clone())),
+        lifecycle_stage: Set(c.stage.stage.as_str().to_owned()),
+        highest_stage: Set(c.stage.highest.as_str().to_owned()),
+        stage_entered_at: Set(to_json(&c.stage.entered_at)),
+        lead_score: Set(c.lead_score),
+        owner_id: Set(c.owner_id.clone()),
+        version: Set(c.version),
+        created_at: Set(c.created_at),
+        updated_at: Set(c.updated_at),
+    }
+}
+
+fn by_ws(ws: WorkspaceId) -> sea_orm::Select<contact::Entity> {
+    contact::Entity::find().filter(contact::Column::WorkspaceId.eq(ws.uuid()))
+}
+
+/// One contact of the workspace.
+/// # Errors
+/// `NotFound` when it does not exist in `ws`.
+pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) -> Result<Contact, StoreError> {
+    by_ws(ws)
+        .filter(contact::Column::Id.eq(id.uuid()))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+}
+
+/// One contact, locked for the rest of the transaction (PostgreSQL `FOR UPDATE`; on
+/// SQLite the write transaction already excludes other writers).
+/// # Errors
+/// `NotFound` when it does not exist in `ws`.
+pub async fn get_for_update(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) -> Result<Contact, StoreError> {
+    by_ws(ws)
+        .filter(contact::Column::Id.eq(id.uuid()))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+}
+
+/// Several contacts by id (missing ids are skipped), in no particular order.
+pub async fn get_many(db: &impl ConnectionTrait, ws: WorkspaceId, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    by_ws(ws)
+        .filter(contact::Column::Id.is_in(ids.iter().map(|i| i.uuid())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect()
+}
+
+/// The contact with this email (compared case-insensitively), if any.
+pub async fn find_by_email(db: &impl ConnectionTrait, ws: WorkspaceId, email: &Email) -> Result<Option<Contact>, StoreError> {
+    by_ws(ws)
+        .filter(contact::Column::EmailKey.eq(email.key()))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .map(Contact::try_from)
+        .transpose()
+}
+
+/// The id of the contact holding an external id, if any.
+pub async fn id_by_external_id(db: &impl ConnectionTrait, ws: WorkspaceId, source: &str, id: &str) -> Result<Option<ContactId>, StoreError> {
+    Ok(ext::Entity::find_by_id((ws.uuid(), source.to_owned(), id.to_owned()))
+        .one(db)
+        .await?
+        .map(|m| ContactId::from_uuid(m.contact_id)))
+}
+
+/// The contact holding an external id, if any.
+pub async fn find_by_external_id(db: &impl ConnectionTrait, ws: WorkspaceId, source: &str, id: &str) -> Result<Option<Contact>, StoreError> {
+    match id_by_external_id(db, ws, source, id).await? {
+        Some(cid) => get_for_update(db, ws, cid).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Refuses values another contact already holds: the email and each external id.
+async fn check_unique(db: &impl ConnectionTrait, c: &Contact, before: Option<&Contact>) -> Result<(), StoreError> {
+    let email_changed = before.is_none_or(|b| b.email.as_ref().map(Email::key) != c.email.as_ref().map(Email::key));
+    if email_changed && let Some(email) = &c.email {
+        let holder = by_ws(c.workspace_id)
+            .filter(contact::Column::EmailKey.eq(email.key()))
+            .filter(contact::Column::Id.ne(c.id.uuid()))
+            .one(db)
+            .await?;
+        if let Some(h) = holder {
+            return Err(StoreError::Conflict {
+                field: "email",
+                existing: Some(h.id),
+            });
+        }
+    }
+    for (source, id) in &c.external_ids {
+        if before.is_some_and(|b| b.external_ids.get(source) == Some(id)) {
+            continue;
+        }
+        if let Some(holder) = id_by_external_id(db, c.workspace_id, source, id).await?
+            && holder != c.id
+        {
+            return Err(StoreError::Conflict {
+                field: "external_ids",
+                existing: Some(holder.uuid()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes the tag and external-id index rows that changed between `before` and `after`.
+async fn sync_index_rows(db: &impl ConnectionTrait, before: Option<&Contact>, after: &Contact) -> Result<(), StoreError> {
+    let ws = after.workspace_id.uuid();
+    let cid = after.id.uuid();
+    let old_tags: BTreeSet<&String> = before.map(|b| b.tags.iter().collect()).unwrap_or_default();
+    let new_tags: BTreeSet<&String> = after.tags.iter().collect();
+    let gone: Vec<String> = old_tags.difference(&new_tags).map(|t| (*t).clone()).collect();
+    if !gone.is_empty() {
+        tag::Entity::delete_many()
+            .filter(tag::Column::WorkspaceId.eq(ws))
+            .filter(tag::Column::ContactId.eq(cid))
+            .filter(tag::Column::Tag.is_in(gone))
+            .exec(db)
+            .await?;
+    }
+    let added: Vec<tag::ActiveModel> = new_tags
+        .difference(&old_tags)
+        .map(|t| tag::ActiveModel {
+            workspace_id: Set(ws),
+            tag: Set((*t).clone()),
+            contact_id: Set(cid),
+        })
+        .collect();
+    if !added.is_empty() {
+        tag::Entity::insert_many(added).exec_without_returning(db).await?;
+    }
+
+    let empty = BTreeMap::new();
+    let old_ids = before.map_or(&empty, |b| &b.external_ids);
+    for (source, id) in old_ids {
+        if after.external_ids.get(source) != Some(id) {
+            ext::Entity::delete_by_id((ws, source.clone(), id.clone())).exec(db).await?;
+        }
+    }
+    let added: Vec<ext::ActiveModel> = after
+        .external_ids
+        .iter()
+        .filter(|(s, i)| old_ids.get(*s) != Some(*i))
+        .map(|(s, i)| ext::ActiveModel {
+            workspace_id: Set(ws),
+            source: Set(s.clone()),
+            external_id: Set(i.clone()),
+            contact_id: Set(cid),
+        })
+        .collect();
+    if !added.is_empty() {
+        ext::Entity::insert_many(added).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+/// Inserts a new contact.
+/// # Errors
+/// `Conflict` naming the holder when its email or an external id is taken.
+pub async fn insert(db: &impl ConnectionTrait, c: &Contact) -> Result<(), StoreError> {
+    check_unique(db, c, None).await?;
+    contact::Entity::insert(active(c)).exec_without_returning(db).await?;
+    sync_index_rows(db, None, c).await
+}
+
+/// Writes `after` over `before` (same contact), provided nobody changed it in between.
+/// # Errors
+/// `Stale` when the stored version is no longer `before.version`; `Conflict` as for
+/// [`insert`].
+pub async fn update(db: &impl ConnectionTrait, before: &Contact, after: &Contact) -> Result<(), StoreError> {
+    check_unique(db, after, Some(before)).await?;
+    let mut am = active(after);
+    am.workspace_id = NotSet;
+    am.id = NotSet;
+    am.created_at = NotSet;
+    let res = contact::Entity::update_many()
+        .set(am)
+        .filter(contact::Column::WorkspaceId.eq(after.workspace_id.uuid()))
+        .filter(contact::Column::Id.eq(after.id.uuid()))
+        .filter(contact::Column::Version.eq(before.version))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    sync_index_rows(db, Some(before), after).await
+}
+
+/// Deletes a contact with its tags, external ids and lifecycle history.
+/// # Errors
+/// `NotFound` when it does not exist in `ws`.
+pub async fn delete(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) -> Result<(), StoreError> {
+    let res = contact::Entity::delete_many()
+        .filter(contact::Column::WorkspaceId.eq(ws.uuid()))
+        .filter(contact::Column::Id.eq(id.uuid()))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// The contacts linked to a company, locked for update (used when the company goes).
+pub async fn linked_to_company(db: &impl ConnectionTrait, ws: WorkspaceId, company: CompanyId) -> Result<Vec<Contact>, StoreError> {
+    by_ws(ws)
+        .filter(contact::Column::CompanyId.eq(company.uuid()))
+        .lock_exclusive()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect()
+}
+
+fn search(q: &str) -> Condition {
+    let mut all = Condition::all();
+    for word in q.split_whitespace().take(8) {
+        let like = |col: contact::Column| Expr::expr(Func::lower(Expr::col(col))).like(contains_pattern(word));
+        all = all.add(
+            Condition::any()
+                .add(like(contact::Column::FirstName))
+                .add(like(contact::Column::LastName))
+                .add(like(contact::Column::EmailKey)),
+        );
+    }
+    all
+}
+
+/// One page of contacts matching `filter`, in `order`, after `after`.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    filter: &ContactFilter,
+    order: Order,
+    after: Option<&After>,
+    limit: u64,
+) -> Result<Page<Contact>, StoreError> {
+    use contact::Column as C;
+    let mut q = by_ws(ws);
+    if let Some(s) = filter.stage {
+        q = q.filter(C::LifecycleStage.eq(s.as_str()));
+    }
+    if let Some(t) = &filter.tag {
+        q = q.filter(
+            C::Id.in_subquery(
+                Query::select()
+                    .column(tag::Column::ContactId)
+                    .from(tag::Entity)
+                    .and_where(tag::Column::WorkspaceId.eq(ws.uuid()))
+                    .and_where(tag::Column::Tag.eq(t.clone()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(e) = &filter.email {
+        q = q.filter(C::EmailKey.eq(e.to_lowercase()));
+    }
+    if let Some(c) = filter.company_id {
+        q = q.filter(C::CompanyId.eq(c.uuid()));
+    }
+    if let Some(t) = filter.updated_since {
+        q = q.filter(C::UpdatedAt.gte(t));
+    }
+    if let Some(text) = &filter.q {
+        q = q.filter(search(text));
+    }
+    q = keyset(q, C::Id, C::UpdatedAt, order, after);
+    let rows = q.limit(limit + 1).all(db).await?;
+    let rows = rows.into_iter().map(Contact::try_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(rows, limit))
+}

@@ -1,0 +1,143 @@
+//! Connections and transactions.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::StoreError;
+use crate::migration::Migrator;
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub type Tx = DatabaseTransaction;
+
+/// Which database is behind a [`Db`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database: a pool for reads and a way to begin write transactions.
+///
+/// SQLite allows one writer at a time. Its writes go through a pool of one connection,
+/// so concurrent writers queue in order instead of failing with `SQLITE_BUSY`, and each
+/// write transaction begins `IMMEDIATE`. Readers use the main pool and, in WAL mode,
+/// never wait for the writer. PostgreSQL uses one pool for both.
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+    backend: Backend,
+}
+
+/// How to connect.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+fn options(url: &str, max: u32, o: &DbOptions) -> ConnectOptions {
+    let mut opt = ConnectOptions::new(url.to_owned());
+    opt.max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(o.acquire_timeout)
+        .sqlx_logging(false);
+    opt.map_sqlx_sqlite_opts(|s| {
+        s.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+    });
+    opt
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    /// # Errors
+    /// When the URL is not a supported database or the database cannot be reached.
+    pub async fn connect(url: &str, o: &DbOptions) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Db(sea_orm::DbErr::Custom(format!(
+                "unsupported database URL scheme in '{}': use sqlite:// or postgres://",
+                url.split(':').next().unwrap_or_default()
+            ))));
+        };
+        let read = Database::connect(options(url, o.max_connections.max(1), o)).await?;
+        let write = match backend {
+            Backend::Sqlite => Database::connect(options(url, 1, o)).await?,
+            Backend::Postgres => read.clone(),
+        };
+        Ok(Self { read, write, backend })
+    }
+
+    /// Applies every pending migration.
+    /// # Errors
+    /// When a migration fails; nothing of that migration is kept.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.write, None).await?;
+        Ok(())
+    }
+
+    /// Whether every migration has been applied.
+    /// # Errors
+    /// When the database cannot be queried.
+    pub async fn is_migrated(&self) -> Result<bool, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.read).await?.is_empty())
+    }
+
+    /// The connection pool for reads outside a transaction.
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a write transaction.
+    /// # Errors
+    /// When no connection is available in time or the database refuses.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.write.begin_with_options(opts).await?)
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let backend: DbBackend = self.read.get_database_backend();
+        self.read.execute_raw(Statement::from_string(backend, "SELECT 1")).await?;
+        Ok(())
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(self) {
+        let _ = self.read.close().await;
+        if self.backend == Backend::Sqlite {
+            let _ = self.write.close().await;
+        }
+    }
+}

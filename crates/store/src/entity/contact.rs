@@ -1,0 +1,38 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "contacts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub workspace_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub email_key: Option<String>,
+    pub phone: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub locale: Option<String>,
+    pub country: Option<String>,
+    pub company_id: Option<Uuid>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub external_ids: Json,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub tags: Json,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub attributes: Json,
+    pub lifecycle_stage: String,
+    pub highest_stage: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub stage_entered_at: Json,
+    pub lead_score: i64,
+    pub owner_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,13 @@
+//! sea-orm entities: private to the store, mapped to domain types by the repositories.
+
+pub mod api_client;
+pub mod attribute_definition;
+pub mod company;
+pub mod contact;
+pub mod contact_external_id;
+pub mod contact_tag;
+pub mod event;
+pub mod idempotency_key;
+pub mod instance_secret;
+pub mod lifecycle_transition;
+pub mod workspace;

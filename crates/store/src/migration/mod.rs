@@ -1,0 +1,20 @@
+//! Schema migrations. Every table carries `workspace_id`; primary keys, unique
+//! constraints and foreign keys start with it (DESIGN §2), so a row can never point
+//! into another workspace and the schema can be distributed by workspace.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("rapport_migrations").into_iden()
+    }
+}
