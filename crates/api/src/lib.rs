@@ -1,1 +1,96 @@
-pub fn x() {}
+//! Rapport's API: REST and GraphQL over HTTP, authentication, configuration and the
+//! `rapport` binary's commands.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod logging;
+pub mod openapi;
+pub mod rest;
+pub mod service;
+
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::middleware::from_fn;
+use actix_web::{App as ActixApp, HttpServer, web};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::app::App;
+use crate::http::json::BodyLimit;
+
+/// The CORS policy: only configured origins; `*` allows any origin, and Rapport never
+/// enables credentialed CORS (bearer tokens are not cookies), so a wildcard can never be
+/// combined with credentials.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers(["authorization", "content-type", "idempotency-key", "if-match", "if-none-match", "x-request-id"])
+        .expose_headers(["etag", "location", "x-request-id", "idempotent-replayed"])
+        .max_age(3600);
+    for o in origins {
+        cors = if o == "*" { cors.allow_any_origin() } else { cors.allowed_origin(o) };
+    }
+    cors
+}
+
+/// Runs the HTTP server until SIGINT/SIGTERM, then drains in-flight requests.
+/// # Errors
+/// When the address cannot be bound.
+pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
+    let listen = app.settings.listen.clone();
+    let workers = app.settings.workers;
+    let shutdown = app.settings.shutdown_timeout_seconds;
+    let body_limit = app.settings.max_body_bytes;
+    let batch_limit = app.settings.max_batch_body_bytes;
+    let origins = app.settings.cors_origins.clone();
+    let schema = web::Data::new(graphql::schema(app.settings.graphql_max_depth, app.settings.graphql_max_complexity));
+    let metrics = web::Data::new(app.metrics.clone());
+    let app = web::Data::new(app);
+    let server_app = app.clone();
+    let mut server = HttpServer::new(move || {
+        ActixApp::new()
+            .app_data(server_app.clone())
+            .app_data(schema.clone())
+            .app_data(metrics.clone())
+            .app_data(BodyLimit(body_limit))
+            .app_data(web::PathConfig::default().error_handler(rest::path_error))
+            .app_data(web::QueryConfig::default().error_handler(rest::query_error))
+            .app_data(web::FormConfig::default().error_handler(rest::form_error))
+            .wrap(from_fn(http::idempotency::middleware))
+            .wrap(cors(&origins))
+            .wrap(from_fn(http::metrics::middleware))
+            .wrap(from_fn(http::request_id::middleware))
+            .configure(|cfg| rest::configure(cfg, batch_limit))
+            .service(rest::ops::healthz)
+            .service(rest::ops::readyz)
+            .service(rest::ops::metrics)
+            .service(rest::ops::openapi)
+            .service(rest::ops::problem_type)
+            .service(
+                web::resource("/graphql")
+                    .app_data(BodyLimit(body_limit))
+                    .route(web::post().to(graphql::post))
+                    .route(web::get().to(graphql::graphiql)),
+            )
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/docs/openapi.json", openapi::document()))
+            .default_service(web::to(rest::not_found))
+    })
+    .shutdown_timeout(shutdown)
+    .client_request_timeout(Duration::from_secs(30));
+    if let Some(w) = workers {
+        server = server.workers(w);
+    }
+    let server = server.bind(&listen)?;
+    if let Some(addr) = server.addrs().first() {
+        on_bound(*addr);
+    }
+    server.run().await?;
+    app.db.clone().close().await;
+    Ok(())
+}

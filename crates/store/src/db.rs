@@ -51,6 +51,14 @@ impl Default for DbOptions {
     }
 }
 
+/// Connection options with `max_connections` and the default acquire timeout.
+pub fn db_options(max_connections: u32) -> DbOptions {
+    DbOptions {
+        max_connections,
+        ..DbOptions::default()
+    }
+}
+
 fn options(url: &str, max: u32, o: &DbOptions) -> ConnectOptions {
     let mut opt = ConnectOptions::new(url.to_owned());
     opt.max_connections(max)
@@ -104,6 +112,17 @@ impl Db {
         Ok(Migrator::get_pending_migrations(&self.read).await?.is_empty())
     }
 
+    /// Calls `observe(elapsed, failed)` after every statement (for metrics).
+    pub fn observe_queries(&mut self, observe: impl Fn(Duration, bool) + Clone + Send + Sync + 'static) {
+        let o = observe.clone();
+        self.read.set_metric_callback(move |i| o(i.elapsed, i.failed));
+        if self.backend == Backend::Sqlite {
+            self.write.set_metric_callback(move |i| observe(i.elapsed, i.failed));
+        } else {
+            self.write = self.read.clone();
+        }
+    }
+
     /// The connection pool for reads outside a transaction.
     pub fn read(&self) -> &DatabaseConnection {
         &self.read
@@ -140,4 +159,12 @@ impl Db {
             let _ = self.write.close().await;
         }
     }
+}
+
+/// A savepoint inside a transaction: committing it keeps its work in the enclosing
+/// transaction, rolling it back undoes only its work.
+/// # Errors
+/// When the database refuses the savepoint.
+pub async fn savepoint(tx: &Tx) -> Result<Tx, StoreError> {
+    Ok(tx.begin().await?)
 }

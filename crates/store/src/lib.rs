@@ -19,7 +19,7 @@ pub mod page;
 pub mod secrets;
 pub mod workspaces;
 
-pub use db::{Backend, Db, Tx};
+pub use db::{Backend, Db, DbOptions, Tx, db_options, savepoint};
 pub use error::StoreError;
 pub use sea_orm::ConnectionTrait as Conn;
 
@@ -27,3 +27,4 @@ pub use sea_orm::ConnectionTrait as Conn;
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     rapport_domain::truncate_to_micros(chrono::Utc::now())
 }
+pub use sea_orm::DbErr;

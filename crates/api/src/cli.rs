@@ -1,0 +1,205 @@
+//! The `rapport` command line. Every command but `serve` prints one JSON object on
+//! stdout (scripts rely on it); failures print `{"error": …}` and exit with status 1.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::app::{self, App};
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::service;
+
+/// Rapport, a headless CRM.
+#[derive(Debug, Parser)]
+#[command(name = "rapport", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP server (the default). Migrates the database first.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Manage API clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Write schema/schema.graphql and openapi/openapi.json.
+    ExportSchema {
+        /// The directory holding schema/ and openapi/.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create an API client and print its secret (shown once).
+    Create {
+        /// The workspace; the first one (created if none exists) when absent.
+        #[arg(long)]
+        workspace: Option<uuid::Uuid>,
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes, e.g. "contacts:read contacts:write"; `admin` grants all.
+        #[arg(long)]
+        scopes: String,
+    },
+}
+
+/// A command failure, printed as JSON.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Domain(rapport_domain::DomainError::Invalid(errs)) => {
+                Failure(errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            }
+            other => Failure(other.to_string()),
+        }
+    }
+}
+
+impl From<app::StartError> for Failure {
+    fn from(e: app::StartError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+impl From<rapport_store::StoreError> for Failure {
+    fn from(e: rapport_store::StoreError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn print(v: &Value) {
+    println!("{v}");
+}
+
+/// Runs a command other than `serve`.
+/// # Errors
+/// A failure to report.
+pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = app::connect(&settings).await?;
+            let backend = match db.backend() {
+                rapport_store::Backend::Sqlite => "sqlite",
+                rapport_store::Backend::Postgres => "postgres",
+            };
+            db.close().await;
+            print(&json!({ "migrated": true, "database": backend }));
+            Ok(())
+        }
+        Command::Workspace {
+            command: WorkspaceCommand::Create { name },
+        } => {
+            let name = rapport_domain::text::required_text(&name, "/name", rapport_domain::text::MAX_NAME_CHARS)
+                .map_err(|e| Failure(e.to_string()))?;
+            let db = app::connect(&settings).await?;
+            let tx = db.begin().await?;
+            let ws = rapport_store::workspaces::create(&tx, &name).await?;
+            service::commit(tx).await?;
+            db.close().await;
+            print(&json!({ "id": ws.id, "name": ws.name }));
+            Ok(())
+        }
+        Command::Client {
+            command: ClientCommand::Create { workspace, name, scopes },
+        } => {
+            let (name, scopes) = service::api_clients::validate(&name, &scopes)?;
+            let db = app::connect(&settings).await?;
+            let ws = match workspace {
+                Some(id) => rapport_store::workspaces::get(db.read(), rapport_domain::WorkspaceId::from_uuid(id))
+                    .await
+                    .map_err(|_| Failure(format!("no workspace {id}")))?,
+                None => service::bootstrap::first_workspace(&db).await?,
+            };
+            let tx = db.begin().await?;
+            let (client, secret) = service::api_clients::mint(&tx, ws.id, name, scopes).await?;
+            service::commit(tx).await?;
+            db.close().await;
+            print(&json!({
+                "client_id": client.id,
+                "client_secret": secret,
+                "workspace_id": client.workspace_id,
+                "name": client.name,
+                "scopes": client.scopes.names(),
+            }));
+            Ok(())
+        }
+        Command::ExportSchema { out } => {
+            let graphql = out.join("schema").join("schema.graphql");
+            let openapi = out.join("openapi").join("openapi.json");
+            for (path, text) in [(&graphql, crate::graphql::sdl()), (&openapi, crate::openapi::json())] {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+                }
+                std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+            }
+            print(&json!({ "graphql": graphql, "openapi": openapi }));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    let db = app::connect(&settings).await?;
+    if settings.bootstrap
+        && let Some((ws, client, secret)) = service::bootstrap::first_run(&db).await?
+    {
+        tracing::info!(workspace_id = %ws.id, client_id = %client.id, "first start: created a workspace and an admin API client; its secret is printed on stdout this once");
+        print(&json!({
+            "bootstrap": {
+                "workspace_id": ws.id,
+                "client_id": client.id,
+                "client_secret": secret,
+                "scopes": client.scopes.names(),
+            }
+        }));
+    }
+    let app = App::build(settings, db).await?;
+    let db = app.db.clone();
+    let purge = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match rapport_store::idempotency::purge_expired(db.read(), rapport_store::now()).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired idempotency keys removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+            }
+        }
+    });
+    let result = crate::serve(app, |addr| {
+        tracing::info!(%addr, startup_ms = started.elapsed().as_millis(), "listening on http://{addr}");
+    })
+    .await;
+    purge.abort();
+    tracing::info!("stopped");
+    result.map_err(|e| Failure(format!("server: {e}")))
+}

@@ -1,0 +1,315 @@
+//! Settings: defaults in code < optional `rapport.toml` < `RAPPORT_*` environment
+//! variables (and `DATABASE_URL`). One typed value, passed explicitly; secrets are
+//! `SecretString` and never logged.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// An external identity provider whose tokens are accepted.
+#[derive(Clone, Debug)]
+pub struct ExternalIdp {
+    /// HS256 shared secret, or …
+    pub hs256_secret: Option<SecretString>,
+    /// … a PEM public key (RSA for RS256/384/512, Ed25519 for EdDSA).
+    pub public_key_file: Option<PathBuf>,
+    pub issuer: String,
+    pub audience: String,
+    /// Accepted `alg` values; other algorithms are refused.
+    pub algorithms: Vec<String>,
+}
+
+/// Every setting of the server. See the README for each variable.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: String,
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub cors_origins: Vec<String>,
+    pub workers: Option<usize>,
+    pub token_ttl_seconds: u64,
+    pub token_secret: Option<SecretString>,
+    pub token_issuer: String,
+    pub token_audience: String,
+    pub external_idp: Option<ExternalIdp>,
+    pub max_body_bytes: usize,
+    pub max_batch_body_bytes: usize,
+    pub shutdown_timeout_seconds: u64,
+    pub bootstrap: bool,
+    pub graphql_max_depth: usize,
+    pub graphql_max_complexity: usize,
+}
+
+/// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
+/// the key in upper case (`DATABASE_URL` is also read without the prefix).
+pub const KEYS: [&str; 22] = [
+    "listen",
+    "database_url",
+    "db_max_connections",
+    "log_format",
+    "log",
+    "cors_origins",
+    "workers",
+    "token_ttl_seconds",
+    "token_secret",
+    "token_issuer",
+    "token_audience",
+    "external_jwt_hs256_secret",
+    "external_jwt_public_key_file",
+    "external_jwt_issuer",
+    "external_jwt_audience",
+    "external_jwt_algorithms",
+    "max_body_bytes",
+    "max_batch_body_bytes",
+    "shutdown_timeout_seconds",
+    "bootstrap",
+    "graphql_max_depth",
+    "graphql_max_complexity",
+];
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// A TOML scalar as the text an environment variable would hold.
+fn scalar(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(_) | toml::Value::Table(_) => String::new(),
+    }
+}
+
+/// The raw layered values.
+struct Layers {
+    values: BTreeMap<String, String>,
+}
+
+impl Layers {
+    fn load(env: &BTreeMap<String, String>) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut values = BTreeMap::new();
+        let mut warnings = Vec::new();
+        let explicit = env.get("RAPPORT_CONFIG").map(PathBuf::from);
+        let path = explicit.clone().unwrap_or_else(|| PathBuf::from("rapport.toml"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let table: toml::Table = text
+                    .parse()
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+                for (k, v) in table {
+                    if !KEYS.contains(&k.as_str()) {
+                        warnings.push(format!("{}: unknown setting '{k}' ignored", path.display()));
+                        continue;
+                    }
+                    let v = match v {
+                        toml::Value::Array(a) => a.iter().map(scalar).collect::<Vec<_>>().join(","),
+                        other => scalar(&other),
+                    };
+                    values.insert(k, v);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
+            Err(e) => return Err(ConfigError(format!("{}: {e}", path.display()))),
+        }
+        if let Some(url) = env.get("DATABASE_URL") {
+            values.insert("database_url".into(), url.clone());
+        }
+        for (k, v) in env {
+            let Some(key) = k.strip_prefix("RAPPORT_") else { continue };
+            let key = key.to_ascii_lowercase();
+            if key == "config" {
+                continue;
+            }
+            if KEYS.contains(&key.as_str()) {
+                values.insert(key, v.clone());
+            } else {
+                warnings.push(format!("unknown environment variable {k} ignored"));
+            }
+        }
+        Ok((Self { values }, warnings))
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.values.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError> {
+        match self.text(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ConfigError(format!("{key}: '{v}' is not a valid value"))),
+        }
+    }
+
+    fn secret(&self, key: &str) -> Option<SecretString> {
+        self.text(key).map(SecretString::from)
+    }
+}
+
+impl Settings {
+    /// Loads settings from `rapport.toml` (or `RAPPORT_CONFIG`) and the process
+    /// environment. Returns warnings (unknown keys) to log once logging is up.
+    /// # Errors
+    /// An invalid value or an unreadable explicit config file.
+    pub fn load() -> Result<(Self, Vec<String>), ConfigError> {
+        Self::from_env(&std::env::vars().collect())
+    }
+
+    /// Loads settings from the given environment (for tests).
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn from_env(env: &BTreeMap<String, String>) -> Result<(Self, Vec<String>), ConfigError> {
+        let (l, warnings) = Layers::load(env)?;
+        let log_format = match l.text("log_format").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(ConfigError(format!("log_format: '{other}' is not text or json"))),
+        };
+        let external_idp = {
+            let hs = l.secret("external_jwt_hs256_secret");
+            let pem = l.text("external_jwt_public_key_file").map(PathBuf::from);
+            if hs.is_none() && pem.is_none() {
+                None
+            } else {
+                if hs.is_some() && pem.is_some() {
+                    return Err(ConfigError(
+                        "set either external_jwt_hs256_secret or external_jwt_public_key_file, not both".into(),
+                    ));
+                }
+                let issuer = l
+                    .text("external_jwt_issuer")
+                    .ok_or_else(|| ConfigError("external_jwt_issuer is required with an external identity provider".into()))?;
+                let audience = l
+                    .text("external_jwt_audience")
+                    .ok_or_else(|| ConfigError("external_jwt_audience is required with an external identity provider".into()))?;
+                let algorithms = l
+                    .text("external_jwt_algorithms")
+                    .map(|a| a.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                Some(ExternalIdp {
+                    hs256_secret: hs,
+                    public_key_file: pem,
+                    issuer,
+                    audience,
+                    algorithms,
+                })
+            }
+        };
+        let settings = Settings {
+            listen: l.text("listen").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: l.text("database_url").unwrap_or_else(|| "sqlite://rapport.db?mode=rwc".into()),
+            db_max_connections: l.parse("db_max_connections", 16)?,
+            log_format,
+            log_filter: l
+                .text("log")
+                .or_else(|| env.get("RUST_LOG").cloned())
+                .unwrap_or_else(|| "info".into()),
+            cors_origins: l
+                .text("cors_origins")
+                .map(|o| o.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            workers: l.text("workers").map(|w| w.parse()).transpose().map_err(|_| ConfigError("workers: not a number".into()))?,
+            token_ttl_seconds: l.parse("token_ttl_seconds", 3600)?,
+            token_secret: l.secret("token_secret"),
+            token_issuer: l.text("token_issuer").unwrap_or_else(|| "rapport".into()),
+            token_audience: l.text("token_audience").unwrap_or_else(|| "rapport".into()),
+            external_idp,
+            max_body_bytes: l.parse("max_body_bytes", 1 << 20)?,
+            max_batch_body_bytes: l.parse("max_batch_body_bytes", 16 << 20)?,
+            shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
+            bootstrap: l.parse("bootstrap", true)?,
+            graphql_max_depth: l.parse("graphql_max_depth", 12)?,
+            graphql_max_complexity: l.parse("graphql_max_complexity", 2000)?,
+        };
+        if settings.cors_origins.iter().any(|o| o == "*") && settings.cors_origins.len() > 1 {
+            return Err(ConfigError("cors_origins: '*' cannot be combined with other origins".into()));
+        }
+        if !(60..=86_400).contains(&settings.token_ttl_seconds) {
+            return Err(ConfigError("token_ttl_seconds must be between 60 and 86400".into()));
+        }
+        Ok((settings, warnings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        m.insert("RAPPORT_CONFIG".into(), "/nonexistent/rapport.toml".into());
+        m
+    }
+
+    #[test]
+    fn defaults_start_on_sqlite_on_loopback() {
+        let dir = tempfile_dir();
+        std::fs::write(dir.join("empty.toml"), "").unwrap();
+        let mut e = env(&[]);
+        e.insert("RAPPORT_CONFIG".into(), dir.join("empty.toml").display().to_string());
+        let (s, _) = Settings::from_env(&e).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://rapport.db?mode=rwc");
+    }
+
+    #[test]
+    fn an_explicit_missing_config_file_is_an_error() {
+        assert!(Settings::from_env(&env(&[])).is_err());
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_unknown_keys_warn() {
+        let dir = tempfile_dir();
+        let path = dir.join("rapport.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nworkers = 3\nbogus = 1\n").unwrap();
+        let mut e = env(&[("RAPPORT_WORKERS", "5"), ("RAPPORT_NOPE", "x"), ("DATABASE_URL", "postgres://x/y")]);
+        e.insert("RAPPORT_CONFIG".into(), path.display().to_string());
+        let (s, warnings) = Settings::from_env(&e).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert_eq!(s.workers, Some(5));
+        assert_eq!(s.database_url, "postgres://x/y");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+
+    #[test]
+    fn an_external_idp_needs_issuer_and_audience() {
+        let mut e = env(&[("RAPPORT_EXTERNAL_JWT_HS256_SECRET", "s")]);
+        let dir = tempfile_dir();
+        e.insert("RAPPORT_CONFIG".into(), dir.join("none.toml").display().to_string());
+        std::fs::write(dir.join("none.toml"), "").unwrap();
+        assert!(Settings::from_env(&e).is_err());
+        e.insert("RAPPORT_EXTERNAL_JWT_ISSUER".into(), "https://idp".into());
+        e.insert("RAPPORT_EXTERNAL_JWT_AUDIENCE".into(), "rapport".into());
+        assert!(Settings::from_env(&e).unwrap().0.external_idp.is_some());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let dir = tempfile_dir();
+        std::fs::write(dir.join("c.toml"), "").unwrap();
+        for (k, v) in [("RAPPORT_LOG_FORMAT", "xml"), ("RAPPORT_DB_MAX_CONNECTIONS", "many"), ("RAPPORT_CORS_ORIGINS", "*,https://a")] {
+            let mut e = env(&[(k, v)]);
+            e.insert("RAPPORT_CONFIG".into(), dir.join("c.toml").display().to_string());
+            assert!(Settings::from_env(&e).is_err(), "{k}={v}");
+        }
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rapport-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

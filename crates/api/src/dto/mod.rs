@@ -1,0 +1,11 @@
+//! Request and response types of the public API, shared by REST, GraphQL and event
+//! payloads (an event's `object` is the same representation a GET returns). Request
+//! types are separate from domain records, so no field can be mass-assigned.
+
+pub mod api_clients;
+pub mod attributes;
+pub mod companies;
+pub mod contacts;
+pub mod page;
+
+pub use page::PageInfo;

@@ -1,0 +1,96 @@
+//! GraphQL at `/graphql` (POST; GraphiQL on GET). Resolvers call the same use cases as
+//! REST; errors carry the same `code` in `extensions`.
+
+mod companies;
+mod contacts;
+mod loaders;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, Schema};
+
+use crate::app::App;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::http::json::Json;
+
+/// Every query.
+#[derive(MergedObject, Default)]
+pub struct Query(contacts::ContactQuery, companies::CompanyQuery);
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(contacts::ContactMutation, companies::CompanyMutation);
+
+/// The schema type.
+pub type RapportSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Builds the schema with depth and complexity limits.
+pub fn schema(max_depth: usize, max_complexity: usize) -> RapportSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(max_depth)
+        .limit_complexity(max_complexity)
+        .finish()
+}
+
+/// The SDL, as written to `schema/schema.graphql`.
+pub fn sdl() -> String {
+    schema(usize::MAX, usize::MAX).sdl()
+}
+
+/// Converts use-case errors into GraphQL errors with `extensions.code`.
+pub(crate) trait Gql<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> Gql<T> for Result<T, ApiError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| e.extend())
+    }
+}
+
+/// The state a resolver needs.
+pub(crate) fn state<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a App, &'a Caller)> {
+    let app = ctx.data::<web::Data<App>>()?;
+    let who = ctx.data::<Caller>()?;
+    Ok((app.get_ref(), who))
+}
+
+/// A GraphQL input field as a merge-patch field: undefined stays, null clears.
+pub(crate) fn patch<T>(v: async_graphql::MaybeUndefined<T>) -> rapport_domain::patch::Patch<T> {
+    use async_graphql::MaybeUndefined;
+    use rapport_domain::patch::Patch;
+    match v {
+        MaybeUndefined::Undefined => Patch::Absent,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(v) => Patch::Set(v),
+    }
+}
+
+/// Parses a GraphQL `ID` as a UUID.
+pub(crate) fn uuid(id: &async_graphql::ID) -> Option<uuid::Uuid> {
+    id.parse().ok()
+}
+
+/// `POST /graphql`: runs a query for an authenticated caller.
+pub async fn post(app: web::Data<App>, schema: web::Data<RapportSchema>, req: HttpRequest, body: Json<async_graphql::Request>) -> Result<HttpResponse, ApiError> {
+    let who = auth::authenticate(&app, &req).await?;
+    let loader = DataLoader::new(
+        loaders::CompanyLoader {
+            app: app.clone(),
+            who: who.clone(),
+        },
+        tokio::spawn,
+    );
+    let request = body.into_inner().data(app.clone()).data(who).data(loader);
+    let response = schema.execute(request).await;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// `GET /graphql`: the GraphiQL explorer.
+pub async fn graphiql() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(GraphiQLSource::build().endpoint("/graphql").finish())
+}

@@ -1,0 +1,9 @@
+//! HTTP plumbing shared by every REST endpoint: request ids, body and query parsing
+//! with precise errors, cursors, ETags, idempotency and metrics.
+
+pub mod cursor;
+pub mod etag;
+pub mod idempotency;
+pub mod json;
+pub mod metrics;
+pub mod request_id;

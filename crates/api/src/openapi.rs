@@ -1,0 +1,89 @@
+//! The OpenAPI 3.1 document, derived from the handlers' own types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::rest;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from POST /v1/auth/token (or from the configured identity provider). The scopes listed on each operation are those it needs."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rapport",
+        description = "Rapport is a headless CRM: contacts, companies and customer lifecycle stages over REST and GraphQL (`/graphql`).\n\nConventions: errors are RFC 9457 problem documents with a stable `code`; lists are cursor-paginated (`limit`, `after` → `page.next_cursor`); unknown query parameters and JSON fields are refused; POST accepts `Idempotency-Key`; records carry `version`, sent as `ETag` and checked through `If-Match`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    paths(
+        rest::auth::token,
+        rest::contacts::create,
+        rest::contacts::list,
+        rest::contacts::get,
+        rest::contacts::get_by_email,
+        rest::contacts::upsert_by_email,
+        rest::contacts::get_by_external_id,
+        rest::contacts::upsert_by_external_id,
+        rest::contacts::update,
+        rest::contacts::delete,
+        rest::contacts::retag,
+        rest::contacts::batch_upsert,
+        rest::lifecycle::change_stage,
+        rest::lifecycle::history,
+        rest::companies::create,
+        rest::companies::list,
+        rest::companies::get,
+        rest::companies::update,
+        rest::companies::delete,
+        rest::companies::contacts,
+        rest::attributes::create,
+        rest::attributes::list,
+        rest::attributes::get,
+        rest::attributes::update,
+        rest::attributes::delete,
+        rest::api_clients::create,
+        rest::api_clients::list,
+        rest::api_clients::get,
+        rest::api_clients::revoke,
+        rest::ops::healthz,
+        rest::ops::readyz,
+        rest::ops::metrics,
+    ),
+    tags(
+        (name = "auth", description = "Tokens and API clients"),
+        (name = "contacts", description = "People the business knows"),
+        (name = "lifecycle", description = "Lifecycle stages: subscriber → lead → qualified → opportunity → customer → repeat_customer → advocate; churned and disqualified off the path"),
+        (name = "companies", description = "Accounts contacts belong to"),
+        (name = "attributes", description = "Typed custom attributes"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document served at `/openapi.json` and written to `openapi/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as pretty JSON, with a trailing newline.
+pub fn json() -> String {
+    let mut s = document().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,171 @@
+//! REST endpoints under `/v1`. Handlers extract, call one use case and map the result;
+//! the rules live in `service`.
+
+pub mod api_clients;
+pub mod attributes;
+pub mod auth;
+pub mod companies;
+pub mod contacts;
+pub mod lifecycle;
+pub mod ops;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use rapport_store::page::{Order, Page};
+use serde::Serialize;
+use utoipa::IntoResponses;
+use uuid::Uuid;
+
+use crate::dto::PageInfo;
+use crate::error::{ApiError, Problem};
+use crate::http::{cursor, etag};
+
+/// Error responses every authenticated endpoint may give.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum ReadErrors {
+    /// Malformed query parameters or cursor (`invalid_query`, `invalid_cursor`).
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Missing, malformed, forged, expired or revoked token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token lacks the needed scope (`insufficient_scope`).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such record in the caller's workspace.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// Error responses of endpoints that write.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteErrors {
+    /// Malformed JSON (`malformed_json`) or bad headers.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Missing, malformed, forged, expired or revoked token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token lacks the needed scope (`insufficient_scope`).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such record in the caller's workspace.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// A unique value is taken (`conflict`, with `existing_id`), a concurrent change, or
+    /// an Idempotency-Key still in progress.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// `If-Match` does not match the current version (`precondition_failed`).
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+    /// The body is larger than allowed.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not JSON.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Invalid fields (`validation_failed` with pointers), a forbidden stage move
+    /// (`stage_transition_not_allowed`) or a reused Idempotency-Key.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Problem),
+}
+
+/// Mounts every REST route.
+pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
+    cfg.service(auth::token)
+        .service(contacts::batch_upsert_scope(batch_limit))
+        .service(contacts::create)
+        .service(contacts::list)
+        .service(contacts::get_by_email)
+        .service(contacts::upsert_by_email)
+        .service(contacts::get_by_external_id)
+        .service(contacts::upsert_by_external_id)
+        .service(contacts::get)
+        .service(contacts::update)
+        .service(contacts::delete)
+        .service(contacts::retag)
+        .service(lifecycle::change_stage)
+        .service(lifecycle::history)
+        .service(companies::create)
+        .service(companies::list)
+        .service(companies::get)
+        .service(companies::update)
+        .service(companies::delete)
+        .service(companies::contacts)
+        .service(attributes::create)
+        .service(attributes::list)
+        .service(attributes::get)
+        .service(attributes::update)
+        .service(attributes::delete)
+        .service(api_clients::create)
+        .service(api_clients::list)
+        .service(api_clients::get)
+        .service(api_clients::revoke);
+}
+
+/// A JSON response carrying the record's ETag.
+pub fn with_etag(status: StatusCode, version: i64, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag::of(version)))
+        .json(body)
+}
+
+/// A `201 Created` with `Location` and ETag.
+pub fn created(location: String, version: i64, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag::of(version)))
+        .json(body)
+}
+
+/// The `page` part of a list response: the cursor after the last item.
+pub fn page_info<T>(page: &Page<T>, list: &str, order: Order, key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) -> PageInfo {
+    let next_cursor = if page.has_more {
+        page.items.last().map(|last| {
+            let (at, id) = key(last);
+            cursor::encode(list, order, Some(at), id)
+        })
+    } else {
+        None
+    };
+    PageInfo {
+        next_cursor,
+        has_more: page.has_more,
+    }
+}
+
+/// Answers unparseable ids in paths as 404: such a record cannot exist.
+pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    let _ = err;
+    ApiError::NotFound("record").into()
+}
+
+/// Answers malformed or unknown query parameters as 400 `invalid_query`.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    let detail = match &err {
+        actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    ApiError::bad_request("invalid_query", format!("invalid query parameters: {detail}")).into()
+}
+
+/// Answers form bodies that cannot be read (token endpoint) as 400.
+pub fn form_error(err: actix_web::error::UrlencodedError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    match err {
+        actix_web::error::UrlencodedError::Overflow { limit, .. } => ApiError::PayloadTooLarge { limit }.into(),
+        other => ApiError::bad_request("invalid_request", format!("the form body could not be read: {other}")).into(),
+    }
+}
+
+/// Unknown routes answer a problem document too.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    if req.method() == actix_web::http::Method::OPTIONS {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    Err(ApiError::NotFound("route"))
+}
