@@ -103,8 +103,7 @@ fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError 
         }
     };
     let code = if message.starts_with("unknown field") {
-        // Point at the unknown field itself, not its parent object.
-        named(&mut ptr);
+        // The path already ends at the unknown field.
         "unknown_field"
     } else if message.starts_with("missing field") {
         named(&mut ptr);

@@ -1,0 +1,44 @@
+//! The checked-in GraphQL schema and OpenAPI document must be what the code exports.
+
+use std::path::Path;
+
+fn checked_in(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn schema_graphql_matches_the_code() {
+    assert!(
+        checked_in("schema/schema.graphql") == rapport_api::graphql::sdl(),
+        "schema/schema.graphql is stale: run `make schema` and commit the result"
+    );
+}
+
+#[test]
+fn openapi_json_matches_the_code() {
+    assert!(
+        checked_in("openapi/openapi.json") == rapport_api::openapi::json(),
+        "openapi/openapi.json is stale: run `make schema` and commit the result"
+    );
+}
+
+#[test]
+fn every_documented_operation_names_its_errors_and_security() {
+    let doc: serde_json::Value = serde_json::from_str(&rapport_api::openapi::json()).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let public = path.starts_with("/healthz") || path.starts_with("/readyz") || path.starts_with("/metrics") || path == "/v1/auth/token";
+            if public {
+                continue;
+            }
+            assert!(op["security"].is_array(), "{method} {path} has no security requirement");
+            for status in ["401", "403"] {
+                assert!(responses.contains_key(status), "{method} {path} does not document {status}");
+            }
+        }
+    }
+}
