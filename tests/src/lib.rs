@@ -3,6 +3,9 @@
 //! `RAPPORT_TEST_POSTGRES_URL` is set), obtains tokens the way a user would, and speaks
 //! HTTP and GraphQL to it.
 
+// Test support: a failed expectation here is a failed test, with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -44,7 +47,9 @@ pub enum Backend {
 
 /// The PostgreSQL admin URL for tests, if configured.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("RAPPORT_TEST_POSTGRES_URL").ok().filter(|u| !u.trim().is_empty())
+    std::env::var("RAPPORT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
 }
 
 /// A fresh database, removed when dropped.
@@ -92,7 +97,10 @@ impl TestDb {
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("RAPPORT_TEST_POSTGRES_URL is set but unreachable ({admin}): {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.expect("create database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
         let _ = conn.close().await;
         Some(Self {
             url: with_database(&admin, &name),
@@ -113,10 +121,16 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.pg.take() {
             // Dropping runs outside any runtime the test may still hold.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    return;
+                };
                 rt.block_on(async {
                     if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut c).await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut c)
+                        .await;
                         let _ = c.close().await;
                     }
                 });
@@ -135,7 +149,11 @@ pub fn binary() -> PathBuf {
     // target/<profile>/deps/<test> → target/<profile>/rapport
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join(format!("rapport{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: build it first (cargo build -p rapport-api), as `make test` does", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p rapport-api), as `make test` does",
+        bin.display()
+    );
     bin
 }
 
@@ -172,7 +190,9 @@ impl Server {
     pub async fn start(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => Self::start_on(TestDb::sqlite(), &[]).await,
-            Backend::Postgres => Self::start_postgres().await.expect("RAPPORT_TEST_POSTGRES_URL is not set"),
+            Backend::Postgres => Self::start_postgres()
+                .await
+                .expect("RAPPORT_TEST_POSTGRES_URL is not set"),
         }
     }
 
@@ -203,7 +223,11 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(log_file).spawn().expect("start rapport");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("start rapport");
         let stdout = child.stdout.take().expect("stdout");
         let first_line = tokio::task::spawn_blocking(move || {
             let mut line = String::new();
@@ -312,7 +336,11 @@ impl Server {
         let r = self
             .http
             .post(format!("{}/v1/auth/token", self.base))
-            .form(&[("grant_type", "client_credentials"), ("client_id", &c.client_id), ("client_secret", &c.client_secret)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &c.client_id),
+                ("client_secret", &c.client_secret),
+            ])
             .send()
             .await
             .expect("token request");
@@ -343,7 +371,9 @@ impl Server {
 
     /// A request with a bearer token.
     pub fn req(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token)
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
     }
 
     /// Sends a JSON request and returns status, headers and JSON body (Null when empty).
@@ -369,7 +399,15 @@ impl Server {
 
     /// Reads a metric's value from `/metrics` (summing all its series).
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self.http.get(format!("{}/metrics", self.base)).send().await.expect("metrics").text().await.expect("text");
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
         text.lines()
             .filter(|l| l.starts_with(name) && !l.starts_with('#'))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -381,13 +419,19 @@ impl Server {
         let rows: Vec<(String, String)> = match self.db.backend {
             Backend::Sqlite => {
                 let mut c = sqlx::SqliteConnection::connect(&self.db.url).await.expect("sqlite");
-                let rows: Vec<(Vec<u8>, String)> = sqlx::query_as("SELECT workspace_id, data FROM events WHERE type = ? ORDER BY id")
-                    .bind(kind)
-                    .fetch_all(&mut c)
-                    .await
-                    .expect("events");
+                let rows: Vec<(Vec<u8>, String)> =
+                    sqlx::query_as("SELECT workspace_id, data FROM events WHERE type = ? ORDER BY id")
+                        .bind(kind)
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("events");
                 rows.into_iter()
-                    .map(|(ws, d)| (uuid::Uuid::from_slice(&ws).map(|u| u.to_string()).unwrap_or_default(), d))
+                    .map(|(ws, d)| {
+                        (
+                            uuid::Uuid::from_slice(&ws).map(|u| u.to_string()).unwrap_or_default(),
+                            d,
+                        )
+                    })
                     .collect()
             }
             Backend::Postgres => {
@@ -438,7 +482,8 @@ impl Reply {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         Self { status, headers, body }
     }
@@ -452,10 +497,19 @@ impl Reply {
     #[track_caller]
     pub fn problem(&self, status: u16, code: &str) -> &Self {
         assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.body["code"], code, "body: {}", self.body);
         assert_eq!(self.body["status"], status);
-        assert!(self.body["request_id"].is_string(), "problem without request_id: {}", self.body);
+        assert!(
+            self.body["request_id"].is_string(),
+            "problem without request_id: {}",
+            self.body
+        );
         self
     }
 
@@ -463,7 +517,11 @@ impl Reply {
     pub fn pointers(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e["pointer"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["pointer"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -474,8 +532,14 @@ mod tests {
 
     #[test]
     fn database_names_replace_the_path_of_the_admin_url() {
-        assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

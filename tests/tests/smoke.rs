@@ -1,6 +1,8 @@
 //! The first steps a storefront developer takes: start, get a token, create and read a
 //! contact.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use rapport_tests::{Server, on_both};
 use reqwest::Method;
 use serde_json::json;
@@ -8,7 +10,12 @@ use serde_json::json;
 async fn a_new_install_issues_a_token_and_stores_a_contact(s: Server) {
     let token = s.admin_token().await;
     let created = s
-        .call(Method::POST, "/v1/contacts", &token, Some(json!({"email": "ada@example.com", "first_name": "Ada"})))
+        .call(
+            Method::POST,
+            "/v1/contacts",
+            &token,
+            Some(json!({"email": "ada@example.com", "first_name": "Ada"})),
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().unwrap();

@@ -35,6 +35,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Check that the server at RAPPORT_LISTEN is ready (for container health checks).
+    Healthcheck,
     /// Write schema/schema.graphql and openapi/openapi.json.
     ExportSchema {
         /// The directory holding schema/ and openapi/.
@@ -128,7 +130,12 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Client {
-            command: ClientCommand::Create { workspace, name, scopes },
+            command:
+                ClientCommand::Create {
+                    workspace,
+                    name,
+                    scopes,
+                },
         } => {
             let (name, scopes) = service::api_clients::validate(&name, &scopes)?;
             let db = app::connect(&settings).await?;
@@ -151,6 +158,7 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
             }));
             Ok(())
         }
+        Command::Healthcheck => healthcheck(&settings.listen),
         Command::ExportSchema { out } => {
             let graphql = out.join("schema").join("schema.graphql");
             let openapi = out.join("openapi").join("openapi.json");
@@ -163,6 +171,38 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
             print(&json!({ "graphql": graphql, "openapi": openapi }));
             Ok(())
         }
+    }
+}
+
+/// Asks the local server's `/readyz`, with a short timeout.
+fn healthcheck(listen: &str) -> Result<(), Failure> {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+    let mut addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| Failure(format!("listen address '{listen}' is not ip:port")))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| Failure(format!("{addr}: {e}")))?;
+    stream.set_read_timeout(Some(timeout)).ok();
+    write!(
+        stream,
+        "GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| Failure(e.to_string()))?;
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    if reply.starts_with("HTTP/1.1 200") {
+        print(&json!({ "status": "ready" }));
+        Ok(())
+    } else {
+        Err(Failure(format!(
+            "{addr} is not ready: {}",
+            reply.lines().next().unwrap_or("no answer")
+        )))
     }
 }
 

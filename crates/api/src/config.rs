@@ -129,7 +129,9 @@ impl Layers {
             values.insert("database_url".into(), url.clone());
         }
         for (k, v) in env {
-            let Some(key) = k.strip_prefix("RAPPORT_") else { continue };
+            let Some(key) = k.strip_prefix("RAPPORT_") else {
+                continue;
+            };
             let key = key.to_ascii_lowercase();
             if key == "config" {
                 continue;
@@ -144,13 +146,18 @@ impl Layers {
     }
 
     fn text(&self, key: &str) -> Option<String> {
-        self.values.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        self.values
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     fn parse<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError> {
         match self.text(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| ConfigError(format!("{key}: '{v}' is not a valid value"))),
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError(format!("{key}: '{v}' is not a valid value"))),
         }
     }
 
@@ -189,15 +196,20 @@ impl Settings {
                         "set either external_jwt_hs256_secret or external_jwt_public_key_file, not both".into(),
                     ));
                 }
-                let issuer = l
-                    .text("external_jwt_issuer")
-                    .ok_or_else(|| ConfigError("external_jwt_issuer is required with an external identity provider".into()))?;
-                let audience = l
-                    .text("external_jwt_audience")
-                    .ok_or_else(|| ConfigError("external_jwt_audience is required with an external identity provider".into()))?;
+                let issuer = l.text("external_jwt_issuer").ok_or_else(|| {
+                    ConfigError("external_jwt_issuer is required with an external identity provider".into())
+                })?;
+                let audience = l.text("external_jwt_audience").ok_or_else(|| {
+                    ConfigError("external_jwt_audience is required with an external identity provider".into())
+                })?;
                 let algorithms = l
                     .text("external_jwt_algorithms")
-                    .map(|a| a.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                    .map(|a| {
+                        a.split([',', ' '])
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 Some(ExternalIdp {
                     hs256_secret: hs,
@@ -210,7 +222,9 @@ impl Settings {
         };
         let settings = Settings {
             listen: l.text("listen").unwrap_or_else(|| "127.0.0.1:8080".into()),
-            database_url: l.text("database_url").unwrap_or_else(|| "sqlite://rapport.db?mode=rwc".into()),
+            database_url: l
+                .text("database_url")
+                .unwrap_or_else(|| "sqlite://rapport.db?mode=rwc".into()),
             db_max_connections: l.parse("db_max_connections", 16)?,
             log_format,
             log_filter: l
@@ -219,9 +233,18 @@ impl Settings {
                 .unwrap_or_else(|| "info".into()),
             cors_origins: l
                 .text("cors_origins")
-                .map(|o| o.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .map(|o| {
+                    o.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
-            workers: l.text("workers").map(|w| w.parse()).transpose().map_err(|_| ConfigError("workers: not a number".into()))?,
+            workers: l
+                .text("workers")
+                .map(|w| w.parse())
+                .transpose()
+                .map_err(|_| ConfigError("workers: not a number".into()))?,
             token_ttl_seconds: l.parse("token_ttl_seconds", 3600)?,
             token_secret: l.secret("token_secret"),
             token_issuer: l.text("token_issuer").unwrap_or_else(|| "rapport".into()),
@@ -235,7 +258,9 @@ impl Settings {
             graphql_max_complexity: l.parse("graphql_max_complexity", 2000)?,
         };
         if settings.cors_origins.iter().any(|o| o == "*") && settings.cors_origins.len() > 1 {
-            return Err(ConfigError("cors_origins: '*' cannot be combined with other origins".into()));
+            return Err(ConfigError(
+                "cors_origins: '*' cannot be combined with other origins".into(),
+            ));
         }
         if !(60..=86_400).contains(&settings.token_ttl_seconds) {
             return Err(ConfigError("token_ttl_seconds must be between 60 and 86400".into()));
@@ -275,7 +300,11 @@ mod tests {
         let dir = tempfile_dir();
         let path = dir.join("rapport.toml");
         std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nworkers = 3\nbogus = 1\n").unwrap();
-        let mut e = env(&[("RAPPORT_WORKERS", "5"), ("RAPPORT_NOPE", "x"), ("DATABASE_URL", "postgres://x/y")]);
+        let mut e = env(&[
+            ("RAPPORT_WORKERS", "5"),
+            ("RAPPORT_NOPE", "x"),
+            ("DATABASE_URL", "postgres://x/y"),
+        ]);
         e.insert("RAPPORT_CONFIG".into(), path.display().to_string());
         let (s, warnings) = Settings::from_env(&e).unwrap();
         assert_eq!(s.listen, "0.0.0.0:9000");
@@ -300,7 +329,11 @@ mod tests {
     fn bad_values_are_refused() {
         let dir = tempfile_dir();
         std::fs::write(dir.join("c.toml"), "").unwrap();
-        for (k, v) in [("RAPPORT_LOG_FORMAT", "xml"), ("RAPPORT_DB_MAX_CONNECTIONS", "many"), ("RAPPORT_CORS_ORIGINS", "*,https://a")] {
+        for (k, v) in [
+            ("RAPPORT_LOG_FORMAT", "xml"),
+            ("RAPPORT_DB_MAX_CONNECTIONS", "many"),
+            ("RAPPORT_CORS_ORIGINS", "*,https://a"),
+        ] {
             let mut e = env(&[(k, v)]);
             e.insert("RAPPORT_CONFIG".into(), dir.join("c.toml").display().to_string());
             assert!(Settings::from_env(&e).is_err(), "{k}={v}");

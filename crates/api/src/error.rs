@@ -231,7 +231,14 @@ impl ResponseError for ApiError {
         if let Self::Unauthorized { code, .. } = self {
             let challenge = match *code {
                 "unauthorized" => "Bearer realm=\"rapport\"".to_owned(),
-                other => format!("Bearer realm=\"rapport\", error=\"{}\"", if other == "token_expired" { "invalid_token" } else { other }),
+                other => format!(
+                    "Bearer realm=\"rapport\", error=\"{}\"",
+                    if other == "token_expired" {
+                        "invalid_token"
+                    } else {
+                        other
+                    }
+                ),
             };
             res.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
@@ -309,9 +316,15 @@ impl async_graphql::ErrorExtensions for ApiError {
                     .iter()
                     .map(|e| {
                         let mut m = async_graphql::indexmap::IndexMap::new();
-                        m.insert(async_graphql::Name::new("pointer"), async_graphql::Value::from(e.pointer.as_str()));
+                        m.insert(
+                            async_graphql::Name::new("pointer"),
+                            async_graphql::Value::from(e.pointer.as_str()),
+                        );
                         m.insert(async_graphql::Name::new("code"), async_graphql::Value::from(e.code));
-                        m.insert(async_graphql::Name::new("message"), async_graphql::Value::from(e.message.as_str()));
+                        m.insert(
+                            async_graphql::Name::new("message"),
+                            async_graphql::Value::from(e.message.as_str()),
+                        );
                         async_graphql::Value::Object(m)
                     })
                     .collect();

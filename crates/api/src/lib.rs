@@ -30,11 +30,22 @@ use crate::http::json::BodyLimit;
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allowed_headers(["authorization", "content-type", "idempotency-key", "if-match", "if-none-match", "x-request-id"])
+        .allowed_headers([
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "if-match",
+            "if-none-match",
+            "x-request-id",
+        ])
         .expose_headers(["etag", "location", "x-request-id", "idempotent-replayed"])
         .max_age(3600);
     for o in origins {
-        cors = if o == "*" { cors.allow_any_origin() } else { cors.allowed_origin(o) };
+        cors = if o == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(o)
+        };
     }
     cors
 }
@@ -49,7 +60,10 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
     let body_limit = app.settings.max_body_bytes;
     let batch_limit = app.settings.max_batch_body_bytes;
     let origins = app.settings.cors_origins.clone();
-    let schema = web::Data::new(graphql::schema(app.settings.graphql_max_depth, app.settings.graphql_max_complexity));
+    let schema = web::Data::new(graphql::schema(
+        app.settings.graphql_max_depth,
+        app.settings.graphql_max_complexity,
+    ));
     let metrics = web::Data::new(app.metrics.clone());
     let app = web::Data::new(app);
     let server_app = app.clone();

@@ -13,7 +13,9 @@ pub fn init(format: LogFormat, filter: &str) {
     let mut directives = filter.to_owned();
     for quiet in ["sqlx", "sea_orm", "sea_orm_migration", "actix_server"] {
         if !filter.contains(quiet) {
-            directives.push_str(&format!(",{quiet}=warn"));
+            directives.push(',');
+            directives.push_str(quiet);
+            directives.push_str("=warn");
         }
     }
     let env = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));

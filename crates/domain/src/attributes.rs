@@ -134,9 +134,10 @@ impl NewDefinitionInput {
         let mut errors = Errors::default();
         let entity = match self.entity.as_deref() {
             None => Some(AttributeEntity::Contact),
-            Some(e) => errors.take(AttributeEntity::parse(e).ok_or_else(|| {
-                FieldError::new("/entity", "invalid_value", "must be contact or company")
-            })),
+            Some(e) => errors.take(
+                AttributeEntity::parse(e)
+                    .ok_or_else(|| FieldError::new("/entity", "invalid_value", "must be contact or company")),
+            ),
         };
         let key = errors.take(text::key(&self.key, "/key", false));
         let label = errors.take(text::required_text(&self.label, "/label", text::MAX_NAME_CHARS));
@@ -155,11 +156,19 @@ impl NewDefinitionInput {
         let opts = match (kind, &self.options) {
             (Some(AttributeType::Enum), Some(o)) => options(o, "/options", &mut errors),
             (Some(AttributeType::Enum), None) => {
-                errors.push(FieldError::new("/options", "required", "an enum attribute needs options"));
+                errors.push(FieldError::new(
+                    "/options",
+                    "required",
+                    "an enum attribute needs options",
+                ));
                 Vec::new()
             }
             (Some(_), Some(_)) => {
-                errors.push(FieldError::new("/options", "not_allowed", "only enum attributes have options"));
+                errors.push(FieldError::new(
+                    "/options",
+                    "not_allowed",
+                    "only enum attributes have options",
+                ));
                 Vec::new()
             }
             (_, _) => Vec::new(),
@@ -186,7 +195,11 @@ impl NewDefinitionInput {
 impl AttributeDefinition {
     /// The definition after `changes`; `Ok(None)` when nothing changed. Options that are
     /// dropped are returned so the caller can check no record still uses them.
-    pub fn changed(&self, changes: DefinitionChanges, now: DateTime<Utc>) -> Result<Option<(Self, Vec<String>)>, crate::DomainError> {
+    pub fn changed(
+        &self,
+        changes: DefinitionChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Self, Vec<String>)>, crate::DomainError> {
         let mut errors = Errors::default();
         let mut next = self.clone();
         if let Some(l) = changes.label
@@ -212,7 +225,11 @@ impl AttributeDefinition {
                     .cloned()
                     .collect();
             } else {
-                errors.push(FieldError::new("/options", "not_allowed", "only enum attributes have options"));
+                errors.push(FieldError::new(
+                    "/options",
+                    "not_allowed",
+                    "only enum attributes have options",
+                ));
             }
         }
         errors.finish()?;
@@ -230,7 +247,11 @@ impl AttributeDefinition {
             FieldError::new(
                 pointer,
                 "wrong_type",
-                format!("attribute '{}' is a {}: expected {expected}", self.key, self.kind.as_str()),
+                format!(
+                    "attribute '{}' is a {}: expected {expected}",
+                    self.key,
+                    self.kind.as_str()
+                ),
             )
         };
         match self.kind {

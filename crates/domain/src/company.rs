@@ -67,12 +67,20 @@ pub fn domain(raw: &str, pointer: &str) -> Result<String, FieldError> {
     let valid = d.len() <= 253
         && labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     if valid {
         Ok(d)
     } else {
-        Err(FieldError::new(pointer, "invalid_format", "must be a domain name such as example.com"))
+        Err(FieldError::new(
+            pointer,
+            "invalid_format",
+            "must be a domain name such as example.com",
+        ))
     }
 }
 
@@ -103,11 +111,18 @@ impl CompanyInput {
             }))
             .unwrap_or_default();
         let industry = errors
-            .take(self.industry.try_map(|i| text::optional_text(&i, "/industry", text::MAX_NAME_CHARS)))
+            .take(
+                self.industry
+                    .try_map(|i| text::optional_text(&i, "/industry", text::MAX_NAME_CHARS)),
+            )
             .unwrap_or_default();
         let size = match self.size {
             Patch::Set(s) if !(0..=MAX_SIZE).contains(&s) => {
-                errors.push(FieldError::new("/size", "out_of_range", format!("must be between 0 and {MAX_SIZE}")));
+                errors.push(FieldError::new(
+                    "/size",
+                    "out_of_range",
+                    format!("must be between 0 and {MAX_SIZE}"),
+                ));
                 Patch::Absent
             }
             other => other,
@@ -180,7 +195,10 @@ mod tests {
 
     #[test]
     fn domains_are_normalised_from_urls() {
-        assert_eq!(domain("https://www.Example.com/about?x=1", "/d").unwrap(), "example.com");
+        assert_eq!(
+            domain("https://www.Example.com/about?x=1", "/d").unwrap(),
+            "example.com"
+        );
         assert_eq!(domain("shop.example.co.uk:443", "/d").unwrap(), "shop.example.co.uk");
         assert!(domain("not a domain", "/d").is_err());
         assert!(domain("localhost", "/d").is_err());

@@ -96,6 +96,71 @@ pub fn external_id(source: &str, id: &str, pointer: &str) -> Result<(String, Str
     Ok((source, id))
 }
 
+fn external_ids(
+    raw: Option<BTreeMap<String, Option<String>>>,
+    errors: &mut Errors,
+) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    let Some(ids) = raw else { return out };
+    if ids.len() > MAX_EXTERNAL_IDS {
+        errors.push(FieldError::new(
+            "/external_ids",
+            "too_many",
+            format!("at most {MAX_EXTERNAL_IDS} external ids"),
+        ));
+    }
+    for (source, id) in ids {
+        match id {
+            None => {
+                let p = format!("/external_ids/{}", pointer_token(&source));
+                if let Some(s) = errors.take(text::key(&source, &p, true)) {
+                    out.insert(s, None);
+                }
+            }
+            Some(id) => {
+                if let Some((s, id)) = errors.take(external_id(&source, &id, "/external_ids")) {
+                    out.insert(s, Some(id));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn tags(raw: Patch<Vec<String>>, errors: &mut Errors) -> Option<Vec<String>> {
+    match raw {
+        Patch::Absent => None,
+        Patch::Clear => Some(Vec::new()),
+        Patch::Set(t) => match text::tags(t.iter().map(String::as_str), "/tags") {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        },
+    }
+}
+
+fn lead_score(raw: &Patch<i64>, errors: &mut Errors) -> Option<i64> {
+    match *raw {
+        Patch::Absent => None,
+        Patch::Clear => Some(0),
+        Patch::Set(s) if LEAD_SCORE_RANGE.contains(&s) => Some(s),
+        Patch::Set(_) => {
+            errors.push(FieldError::new(
+                "/lead_score",
+                "out_of_range",
+                format!(
+                    "must be between {} and {}",
+                    LEAD_SCORE_RANGE.start(),
+                    LEAD_SCORE_RANGE.end()
+                ),
+            ));
+            None
+        }
+    }
+}
+
 impl ContactInput {
     /// Validates every field, reporting all problems at once.
     pub fn validate(self, schema: &AttributeSchema) -> Result<ContactChanges, DomainError> {
@@ -129,38 +194,8 @@ impl ContactInput {
         let owner_id = errors
             .take(self.owner_id.try_map(|o| text::optional_text(&o, "/owner_id", 255)))
             .unwrap_or_default();
-        let mut external_ids = BTreeMap::new();
-        if let Some(ids) = self.external_ids {
-            if ids.len() > MAX_EXTERNAL_IDS {
-                errors.push(FieldError::new("/external_ids", "too_many", format!("at most {MAX_EXTERNAL_IDS} external ids")));
-            }
-            for (source, id) in ids {
-                let p = format!("/external_ids/{}", pointer_token(&source));
-                match id {
-                    None => {
-                        if let Some(s) = errors.take(text::key(&source, &p, true)) {
-                            external_ids.insert(s, None);
-                        }
-                    }
-                    Some(id) => {
-                        if let Some((s, id)) = errors.take(external_id(&source, &id, "/external_ids")) {
-                            external_ids.insert(s, Some(id));
-                        }
-                    }
-                }
-            }
-        }
-        let tags = match self.tags {
-            Patch::Absent => None,
-            Patch::Clear => Some(Vec::new()),
-            Patch::Set(t) => match text::tags(t.iter().map(String::as_str), "/tags") {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    errors.extend(e);
-                    None
-                }
-            },
-        };
+        let external_ids = external_ids(self.external_ids, &mut errors);
+        let tags = tags(self.tags, &mut errors);
         let attributes = match self.attributes {
             None => Map::new(),
             Some(a) => schema.check_patch(a, "/attributes").unwrap_or_else(|e| {
@@ -171,24 +206,16 @@ impl ContactInput {
         let stage = match self.lifecycle_stage {
             Patch::Absent => None,
             Patch::Clear => {
-                errors.push(FieldError::new("/lifecycle_stage", "required", "a contact always has a stage"));
+                errors.push(FieldError::new(
+                    "/lifecycle_stage",
+                    "required",
+                    "a contact always has a stage",
+                ));
                 None
             }
             Patch::Set(s) => Some(s),
         };
-        let lead_score = match self.lead_score {
-            Patch::Absent => None,
-            Patch::Clear => Some(0),
-            Patch::Set(s) if LEAD_SCORE_RANGE.contains(&s) => Some(s),
-            Patch::Set(_) => {
-                errors.push(FieldError::new(
-                    "/lead_score",
-                    "out_of_range",
-                    format!("must be between {} and {}", LEAD_SCORE_RANGE.start(), LEAD_SCORE_RANGE.end()),
-                ));
-                None
-            }
-        };
+        let lead_score = lead_score(&self.lead_score, &mut errors);
         errors.finish()?;
         Ok(ContactChanges {
             email,
@@ -223,7 +250,12 @@ impl Contact {
     /// given.
     /// # Errors
     /// `validation_failed` when the contact would have nothing to identify it by.
-    pub fn create(id: ContactId, workspace_id: WorkspaceId, changes: ContactChanges, now: DateTime<Utc>) -> Result<Self, DomainError> {
+    pub fn create(
+        id: ContactId,
+        workspace_id: WorkspaceId,
+        changes: ContactChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DomainError> {
         let stage = changes.stage.unwrap_or(Stage::Subscriber);
         let blank = Self {
             id,
@@ -255,18 +287,23 @@ impl Contact {
     /// # Errors
     /// `stage_transition_not_allowed` for a forbidden move; `validation_failed` when the
     /// contact would be left with nothing to identify it by.
-    pub fn apply(&self, changes: ContactChanges, authority: Authority<'_>, now: DateTime<Utc>) -> Result<Applied, DomainError> {
-        let stage_to = changes.stage;
+    pub fn apply(
+        &self,
+        changes: ContactChanges,
+        authority: Authority<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, DomainError> {
+        let target = changes.stage;
         let mut next = self.clone().with_fields(changes);
         let mut moved = None;
-        if let Some(to) = stage_to
+        if let Some(to) = target
             && let Some(direction) = self.stage.stage.check(to, authority)?
         {
             next.stage = self.stage.moved_to(to, now);
             moved = Some((to, direction));
         }
-        let changed = next != *self;
-        if changed {
+        let differs = next != *self;
+        if differs {
             next.check_identity()?;
             next.version = self.version + 1;
             next.updated_at = now;
@@ -274,7 +311,7 @@ impl Contact {
         Ok(Applied {
             contact: next,
             moved,
-            changed,
+            changed: differs,
         })
     }
 
@@ -330,11 +367,21 @@ impl Contact {
     pub fn retagged(&self, add: &[String], remove: &[String], now: DateTime<Utc>) -> Result<Option<Self>, DomainError> {
         let add = text::tags(add.iter().map(String::as_str), "/add").map_err(DomainError::Invalid)?;
         let remove = text::tags(remove.iter().map(String::as_str), "/remove").map_err(DomainError::Invalid)?;
-        let mut tags: Vec<String> = self.tags.iter().filter(|t| !remove.contains(t)).cloned().chain(add).collect();
+        let mut tags: Vec<String> = self
+            .tags
+            .iter()
+            .filter(|t| !remove.contains(t))
+            .cloned()
+            .chain(add)
+            .collect();
         tags.sort();
         tags.dedup();
         if tags.len() > text::MAX_TAGS {
-            return Err(DomainError::field("/add", "too_many", format!("at most {} tags", text::MAX_TAGS)));
+            return Err(DomainError::field(
+                "/add",
+                "too_many",
+                format!("at most {} tags", text::MAX_TAGS),
+            ));
         }
         if tags == self.tags {
             return Ok(None);
@@ -402,7 +449,16 @@ mod tests {
         .unwrap_err();
         let DomainError::Invalid(errors) = err else { panic!() };
         let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
-        assert_eq!(pointers, vec!["/email", "/country", "/external_ids/Bad Source", "/tags/0", "/lead_score"]);
+        assert_eq!(
+            pointers,
+            vec![
+                "/email",
+                "/country",
+                "/external_ids/Bad Source",
+                "/tags/0",
+                "/lead_score"
+            ]
+        );
     }
 
     #[test]
@@ -457,7 +513,10 @@ mod tests {
     fn external_ids_merge_and_null_removes_one() {
         let c = new_contact();
         let add = ContactInput {
-            external_ids: Some(BTreeMap::from([("shopify".into(), Some("7001".into())), ("erp".into(), Some("C-1".into()))])),
+            external_ids: Some(BTreeMap::from([
+                ("shopify".into(), Some("7001".into())),
+                ("erp".into(), Some("C-1".into())),
+            ])),
             ..Default::default()
         }
         .validate(&AttributeSchema::default())
@@ -476,7 +535,10 @@ mod tests {
     #[test]
     fn retagging_adds_and_removes_case_insensitively() {
         let c = new_contact();
-        let c = c.retagged(&["VIP".into(), "b2b".into()], &[], Utc::now()).unwrap().unwrap();
+        let c = c
+            .retagged(&["VIP".into(), "b2b".into()], &[], Utc::now())
+            .unwrap()
+            .unwrap();
         assert_eq!(c.tags, vec!["b2b", "vip"]);
         let c2 = c.retagged(&[], &["Vip".into()], Utc::now()).unwrap().unwrap();
         assert_eq!(c2.tags, vec!["b2b"]);

@@ -36,11 +36,7 @@ impl FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
-        };
+        let at = if self.pointer.is_empty() { "/" } else { &self.pointer };
         write!(f, "{at}: {}", self.message)
     }
 }
@@ -58,11 +54,7 @@ pub enum DomainError {
     Invalid(Vec<FieldError>),
     /// 422 `stage_transition_not_allowed`: a lifecycle move the rules forbid.
     #[error("moving from {from} to {to} is not allowed: {why}")]
-    StageTransitionNotAllowed {
-        from: Stage,
-        to: Stage,
-        why: &'static str,
-    },
+    StageTransitionNotAllowed { from: Stage, to: Stage, why: &'static str },
 }
 
 impl DomainError {

@@ -112,7 +112,13 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(kind: EventType, workspace_id: WorkspaceId, actor: Actor, occurred_at: DateTime<Utc>, data: Value) -> Self {
+    pub fn new(
+        kind: EventType,
+        workspace_id: WorkspaceId,
+        actor: Actor,
+        occurred_at: DateTime<Utc>,
+        data: Value,
+    ) -> Self {
         Self {
             id: EventId::new(),
             kind,

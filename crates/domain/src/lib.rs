@@ -17,9 +17,7 @@ pub mod scope;
 pub mod text;
 
 pub use error::{DomainError, FieldError};
-pub use ids::{
-    ApiClientId, AttributeDefinitionId, CompanyId, ContactId, EventId, TransitionId, WorkspaceId,
-};
+pub use ids::{ApiClientId, AttributeDefinitionId, CompanyId, ContactId, EventId, TransitionId, WorkspaceId};
 
 /// Timestamps are kept to the microsecond: both PostgreSQL and SQLite store that
 /// precision, so a value read back equals the value written.

@@ -85,6 +85,7 @@ impl Stage {
 
     /// The furthest main-path stage that being in this stage implies was reached: a
     /// churned contact was a customer, a disqualified one was at least a lead.
+    #[must_use]
     pub fn implied_reach(self) -> Stage {
         match self {
             Stage::Churned => Stage::Customer,
@@ -285,9 +286,15 @@ impl Direction {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Same, Self::Forward, Self::Exit, Self::Reactivation, Self::Backward]
-            .into_iter()
-            .find(|d| d.as_str() == s)
+        [
+            Self::Same,
+            Self::Forward,
+            Self::Exit,
+            Self::Reactivation,
+            Self::Backward,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
     }
 }
 
@@ -326,9 +333,27 @@ mod tests {
         for from in Stage::ALL {
             for to in Stage::ALL {
                 let plain = from.check(to, Authority::default());
-                let no_reason = from.check(to, Authority { may_override: true, reason: None });
-                let no_scope = from.check(to, Authority { may_override: false, reason: Some("moved") });
-                let full = from.check(to, Authority { may_override: true, reason: Some("moved") });
+                let no_reason = from.check(
+                    to,
+                    Authority {
+                        may_override: true,
+                        reason: None,
+                    },
+                );
+                let no_scope = from.check(
+                    to,
+                    Authority {
+                        may_override: false,
+                        reason: Some("moved"),
+                    },
+                );
+                let full = from.check(
+                    to,
+                    Authority {
+                        may_override: true,
+                        reason: Some("moved"),
+                    },
+                );
                 if from.direction(to) == Direction::Backward {
                     for r in [&plain, &no_reason, &no_scope] {
                         assert_eq!(r.as_ref().unwrap_err().code(), "stage_transition_not_allowed");
@@ -343,7 +368,13 @@ mod tests {
 
     #[test]
     fn a_customer_cannot_fall_back_to_lead_without_a_reason() {
-        let err = Stage::Customer.check(Stage::Lead, Authority { may_override: true, reason: None });
+        let err = Stage::Customer.check(
+            Stage::Lead,
+            Authority {
+                may_override: true,
+                reason: None,
+            },
+        );
         assert!(matches!(err, Err(DomainError::StageTransitionNotAllowed { .. })));
     }
 
@@ -357,7 +388,9 @@ mod tests {
     #[test]
     fn a_churned_customer_is_still_known_to_have_bought() {
         let t0 = Utc::now();
-        let s = StageState::start(Stage::Lead, t0).moved_to(Stage::Customer, t0).moved_to(Stage::Churned, t0);
+        let s = StageState::start(Stage::Lead, t0)
+            .moved_to(Stage::Customer, t0)
+            .moved_to(Stage::Churned, t0);
         assert_eq!(s.stage, Stage::Churned);
         assert_eq!(s.highest, Stage::Customer);
         assert_eq!(StageState::start(Stage::Churned, t0).highest, Stage::Customer);

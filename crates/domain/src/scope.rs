@@ -125,8 +125,14 @@ mod tests {
 
     #[test]
     fn unknown_scopes_are_named_when_strict_and_ignored_when_lenient() {
-        assert_eq!(ScopeSet::parse_strict("contacts:read contacts:eat").unwrap_err(), "contacts:eat");
-        assert_eq!(ScopeSet::parse_lenient("openid contacts:read").to_string(), "contacts:read");
+        assert_eq!(
+            ScopeSet::parse_strict("contacts:read contacts:eat").unwrap_err(),
+            "contacts:eat"
+        );
+        assert_eq!(
+            ScopeSet::parse_lenient("openid contacts:read").to_string(),
+            "contacts:read"
+        );
     }
 
     #[test]

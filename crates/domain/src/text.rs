@@ -42,8 +42,7 @@ pub fn optional_text(raw: &str, pointer: &str, max: usize) -> Result<Option<Stri
 
 /// Like [`optional_text`], but a value is required.
 pub fn required_text(raw: &str, pointer: &str, max: usize) -> Result<String, FieldError> {
-    optional_text(raw, pointer, max)?
-        .ok_or_else(|| FieldError::new(pointer, "required", "must not be empty"))
+    optional_text(raw, pointer, max)?.ok_or_else(|| FieldError::new(pointer, "required", "must not be empty"))
 }
 
 /// A tag: trimmed, lowercased, 1 to 64 characters, no control characters. Tags are
@@ -66,11 +65,7 @@ pub fn tags<'a>(raw: impl IntoIterator<Item = &'a str>, pointer: &str) -> Result
     out.sort();
     out.dedup();
     if out.len() > MAX_TAGS {
-        errors.push(FieldError::new(
-            pointer,
-            "too_many",
-            format!("at most {MAX_TAGS} tags"),
-        ));
+        errors.push(FieldError::new(pointer, "too_many", format!("at most {MAX_TAGS} tags")));
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
@@ -82,10 +77,7 @@ pub fn key(raw: &str, pointer: &str, allow_dot_dash: bool) -> Result<String, Fie
         && raw.len() <= 64
         && raw.starts_with(|c: char| c.is_ascii_lowercase())
         && raw.chars().all(|c| {
-            c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == '_'
-                || (allow_dot_dash && (c == '-' || c == '.'))
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || (allow_dot_dash && (c == '-' || c == '.'))
         });
     if ok {
         Ok(raw.to_owned())
@@ -123,13 +115,7 @@ pub fn country(raw: &str, pointer: &str) -> Result<String, FieldError> {
 /// A locale as a BCP 47 language tag (`en`, `en-GB`, `zh-Hant-TW`), normalised to the
 /// conventional case: language lower, script title, region upper.
 pub fn locale(raw: &str, pointer: &str) -> Result<String, FieldError> {
-    let bad = || {
-        FieldError::new(
-            pointer,
-            "invalid_format",
-            "must be a BCP 47 language tag, e.g. en-GB",
-        )
-    };
+    let bad = || FieldError::new(pointer, "invalid_format", "must be a BCP 47 language tag, e.g. en-GB");
     let raw = raw.trim().replace('_', "-");
     let mut parts = raw.split('-');
     let lang = parts.next().ok_or_else(bad)?;

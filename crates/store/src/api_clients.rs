@@ -50,7 +50,10 @@ pub async fn insert(db: &impl ConnectionTrait, c: &ApiClient, secret_hash: &str)
 
 /// A client and its secret hash, looked up by client id alone: the token endpoint is
 /// where a caller proves which workspace it belongs to.
-pub async fn find_for_authentication(db: &impl ConnectionTrait, id: ApiClientId) -> Result<Option<(ApiClient, String)>, StoreError> {
+pub async fn find_for_authentication(
+    db: &impl ConnectionTrait,
+    id: ApiClientId,
+) -> Result<Option<(ApiClient, String)>, StoreError> {
     Ok(api_client::Entity::find()
         .filter(api_client::Column::Id.eq(id.uuid()))
         .one(db)
@@ -85,7 +88,12 @@ pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, id: ApiClientId) ->
 /// Revokes a client: its secret stops working and its tokens are refused.
 /// # Errors
 /// `NotFound` when it does not exist in `ws`.
-pub async fn revoke(db: &impl ConnectionTrait, ws: WorkspaceId, id: ApiClientId, now: DateTime<Utc>) -> Result<ApiClient, StoreError> {
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    id: ApiClientId,
+    now: DateTime<Utc>,
+) -> Result<ApiClient, StoreError> {
     let current = get(db, ws, id).await?;
     if current.revoked_at.is_some() {
         return Ok(current);

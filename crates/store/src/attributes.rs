@@ -48,7 +48,11 @@ fn active(ws: WorkspaceId, d: &AttributeDefinition) -> def::ActiveModel {
 }
 
 /// Every definition of the workspace, optionally of one entity, ordered by entity and key.
-pub async fn list(db: &impl ConnectionTrait, ws: WorkspaceId, entity: Option<AttributeEntity>) -> Result<Vec<AttributeDefinition>, StoreError> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    entity: Option<AttributeEntity>,
+) -> Result<Vec<AttributeDefinition>, StoreError> {
     let mut q = def::Entity::find().filter(def::Column::WorkspaceId.eq(ws.uuid()));
     if let Some(e) = entity {
         q = q.filter(def::Column::Entity.eq(e.as_str()));
@@ -63,14 +67,22 @@ pub async fn list(db: &impl ConnectionTrait, ws: WorkspaceId, entity: Option<Att
 }
 
 /// The schema writes of `entity` records are validated against.
-pub async fn schema(db: &impl ConnectionTrait, ws: WorkspaceId, entity: AttributeEntity) -> Result<AttributeSchema, StoreError> {
+pub async fn schema(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    entity: AttributeEntity,
+) -> Result<AttributeSchema, StoreError> {
     Ok(AttributeSchema::new(list(db, ws, Some(entity)).await?))
 }
 
 /// One definition.
 /// # Errors
 /// `NotFound` when it does not exist in `ws`.
-pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, id: AttributeDefinitionId) -> Result<AttributeDefinition, StoreError> {
+pub async fn get(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    id: AttributeDefinitionId,
+) -> Result<AttributeDefinition, StoreError> {
     def::Entity::find_by_id((ws.uuid(), id.uuid()))
         .one(db)
         .await?
@@ -111,7 +123,12 @@ pub async fn insert(db: &impl ConnectionTrait, ws: WorkspaceId, d: &AttributeDef
 /// Writes a changed definition, provided it is still at `expected_version`.
 /// # Errors
 /// `Stale` when it changed meanwhile.
-pub async fn update(db: &impl ConnectionTrait, ws: WorkspaceId, d: &AttributeDefinition, expected_version: i64) -> Result<(), StoreError> {
+pub async fn update(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    d: &AttributeDefinition,
+    expected_version: i64,
+) -> Result<(), StoreError> {
     let mut am = active(ws, d);
     am.workspace_id = NotSet;
     am.id = NotSet;
@@ -150,7 +167,13 @@ fn attribute_text(backend: sea_orm::DbBackend, key: &str) -> String {
 
 /// Whether any record of `entity` holds attribute `key` (with one of `values`, when
 /// given). Definitions in use cannot be deleted, nor enum options in use dropped.
-pub async fn in_use(db: &impl ConnectionTrait, ws: WorkspaceId, entity: AttributeEntity, key: &str, values: Option<&[String]>) -> Result<bool, StoreError> {
+pub async fn in_use(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    entity: AttributeEntity,
+    key: &str,
+    values: Option<&[String]>,
+) -> Result<bool, StoreError> {
     let table = match entity {
         AttributeEntity::Contact => "contacts",
         AttributeEntity::Company => "companies",

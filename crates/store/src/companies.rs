@@ -98,7 +98,11 @@ pub async fn exists(db: &impl ConnectionTrait, ws: WorkspaceId, id: CompanyId) -
 }
 
 /// Several companies by id (missing ids are skipped).
-pub async fn get_many(db: &impl ConnectionTrait, ws: WorkspaceId, ids: &[CompanyId]) -> Result<Vec<Company>, StoreError> {
+pub async fn get_many(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    ids: &[CompanyId],
+) -> Result<Vec<Company>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -171,7 +175,14 @@ pub async fn delete(db: &impl ConnectionTrait, ws: WorkspaceId, id: CompanyId) -
 }
 
 /// One page of companies.
-pub async fn list(db: &impl ConnectionTrait, ws: WorkspaceId, filter: &CompanyFilter, order: Order, after: Option<&After>, limit: u64) -> Result<Page<Company>, StoreError> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    filter: &CompanyFilter,
+    order: Order,
+    after: Option<&After>,
+    limit: u64,
+) -> Result<Page<Company>, StoreError> {
     use company::Column as C;
     let mut q = by_ws(ws);
     if let Some(d) = &filter.domain {

@@ -131,7 +131,11 @@ pub async fn get_for_update(db: &impl ConnectionTrait, ws: WorkspaceId, id: Cont
 }
 
 /// Several contacts by id (missing ids are skipped), in no particular order.
-pub async fn get_many(db: &impl ConnectionTrait, ws: WorkspaceId, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError> {
+pub async fn get_many(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    ids: &[ContactId],
+) -> Result<Vec<Contact>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -145,7 +149,11 @@ pub async fn get_many(db: &impl ConnectionTrait, ws: WorkspaceId, ids: &[Contact
 }
 
 /// The contact with this email (compared case-insensitively), if any.
-pub async fn find_by_email(db: &impl ConnectionTrait, ws: WorkspaceId, email: &Email) -> Result<Option<Contact>, StoreError> {
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    email: &Email,
+) -> Result<Option<Contact>, StoreError> {
     by_ws(ws)
         .filter(contact::Column::EmailKey.eq(email.key()))
         .lock_exclusive()
@@ -156,7 +164,12 @@ pub async fn find_by_email(db: &impl ConnectionTrait, ws: WorkspaceId, email: &E
 }
 
 /// The id of the contact holding an external id, if any.
-pub async fn id_by_external_id(db: &impl ConnectionTrait, ws: WorkspaceId, source: &str, id: &str) -> Result<Option<ContactId>, StoreError> {
+pub async fn id_by_external_id(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    source: &str,
+    id: &str,
+) -> Result<Option<ContactId>, StoreError> {
     Ok(ext::Entity::find_by_id((ws.uuid(), source.to_owned(), id.to_owned()))
         .one(db)
         .await?
@@ -164,7 +177,12 @@ pub async fn id_by_external_id(db: &impl ConnectionTrait, ws: WorkspaceId, sourc
 }
 
 /// The contact holding an external id, if any.
-pub async fn find_by_external_id(db: &impl ConnectionTrait, ws: WorkspaceId, source: &str, id: &str) -> Result<Option<Contact>, StoreError> {
+pub async fn find_by_external_id(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    source: &str,
+    id: &str,
+) -> Result<Option<Contact>, StoreError> {
     match id_by_external_id(db, ws, source, id).await? {
         Some(cid) => get_for_update(db, ws, cid).await.map(Some),
         None => Ok(None),
@@ -204,7 +222,11 @@ async fn check_unique(db: &impl ConnectionTrait, c: &Contact, before: Option<&Co
 }
 
 /// Writes the tag and external-id index rows that changed between `before` and `after`.
-async fn sync_index_rows(db: &impl ConnectionTrait, before: Option<&Contact>, after: &Contact) -> Result<(), StoreError> {
+async fn sync_index_rows(
+    db: &impl ConnectionTrait,
+    before: Option<&Contact>,
+    after: &Contact,
+) -> Result<(), StoreError> {
     let ws = after.workspace_id.uuid();
     let cid = after.id.uuid();
     let old_tags: BTreeSet<&String> = before.map(|b| b.tags.iter().collect()).unwrap_or_default();
@@ -234,7 +256,9 @@ async fn sync_index_rows(db: &impl ConnectionTrait, before: Option<&Contact>, af
     let old_ids = before.map_or(&empty, |b| &b.external_ids);
     for (source, id) in old_ids {
         if after.external_ids.get(source) != Some(id) {
-            ext::Entity::delete_by_id((ws, source.clone(), id.clone())).exec(db).await?;
+            ext::Entity::delete_by_id((ws, source.clone(), id.clone()))
+                .exec(db)
+                .await?;
         }
     }
     let added: Vec<ext::ActiveModel> = after
@@ -303,7 +327,11 @@ pub async fn delete(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) -
 }
 
 /// The contacts linked to a company, locked for update (used when the company goes).
-pub async fn linked_to_company(db: &impl ConnectionTrait, ws: WorkspaceId, company: CompanyId) -> Result<Vec<Contact>, StoreError> {
+pub async fn linked_to_company(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    company: CompanyId,
+) -> Result<Vec<Contact>, StoreError> {
     by_ws(ws)
         .filter(contact::Column::CompanyId.eq(company.uuid()))
         .lock_exclusive()

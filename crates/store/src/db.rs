@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -148,7 +148,9 @@ impl Db {
     /// When it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let backend: DbBackend = self.read.get_database_backend();
-        self.read.execute_raw(Statement::from_string(backend, "SELECT 1")).await?;
+        self.read
+            .execute_raw(Statement::from_string(backend, "SELECT 1"))
+            .await?;
         Ok(())
     }
 

@@ -26,7 +26,13 @@ pub struct StoredResponse {
 }
 
 /// The key's record, unless it expired.
-pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, principal: &str, key: &str, now: DateTime<Utc>) -> Result<Option<Recorded>, StoreError> {
+pub async fn get(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    principal: &str,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Recorded>, StoreError> {
     let row = ik::Entity::find_by_id((ws.uuid(), principal.to_owned(), key.to_owned()))
         .one(db)
         .await?;
@@ -50,7 +56,15 @@ pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, principal: &str, ke
 /// Claims a key for a request being processed.
 /// # Errors
 /// `Conflict` when the key is already claimed (and not expired).
-pub async fn claim(db: &impl ConnectionTrait, ws: WorkspaceId, principal: &str, key: &str, request_hash: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> Result<(), StoreError> {
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    principal: &str,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+) -> Result<(), StoreError> {
     // An expired record of the same key is replaced.
     ik::Entity::delete_many()
         .filter(ik::Column::WorkspaceId.eq(ws.uuid()))
@@ -83,7 +97,13 @@ pub async fn claim(db: &impl ConnectionTrait, ws: WorkspaceId, principal: &str, 
 }
 
 /// Stores the response of a claimed key.
-pub async fn complete(db: &impl ConnectionTrait, ws: WorkspaceId, principal: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+pub async fn complete(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    principal: &str,
+    key: &str,
+    response: &StoredResponse,
+) -> Result<(), StoreError> {
     ik::Entity::update_many()
         .set(ik::ActiveModel {
             response_status: Set(Some(i32::from(response.status))),

@@ -56,7 +56,13 @@ pub async fn record(db: &impl ConnectionTrait, ws: WorkspaceId, t: &Transition) 
 }
 
 /// A contact's transitions, oldest first, after the transition `after`.
-pub async fn list(db: &impl ConnectionTrait, ws: WorkspaceId, contact: ContactId, after: Option<uuid::Uuid>, limit: u64) -> Result<Page<Transition>, StoreError> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    contact: ContactId,
+    after: Option<uuid::Uuid>,
+    limit: u64,
+) -> Result<Page<Transition>, StoreError> {
     let mut q = lt::Entity::find()
         .filter(lt::Column::WorkspaceId.eq(ws.uuid()))
         .filter(lt::Column::ContactId.eq(contact.uuid()));

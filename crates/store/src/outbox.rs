@@ -45,7 +45,13 @@ pub async fn push(db: &impl ConnectionTrait, events: &[Event]) -> Result<(), Sto
 }
 
 /// The workspace's events in order, after `after`, optionally of one type.
-pub async fn list(db: &impl ConnectionTrait, ws: WorkspaceId, kind: Option<EventType>, after: Option<EventId>, limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    kind: Option<EventType>,
+    after: Option<EventId>,
+    limit: u64,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let mut q = event::Entity::find().filter(event::Column::WorkspaceId.eq(ws.uuid()));
     if let Some(k) = kind {
         q = q.filter(event::Column::Kind.eq(k.as_str()));
@@ -53,8 +59,7 @@ pub async fn list(db: &impl ConnectionTrait, ws: WorkspaceId, kind: Option<Event
     if let Some(a) = after {
         q = q.filter(event::Column::Id.gt(a.uuid()));
     }
-    Ok(q
-        .order_by_asc(event::Column::Id)
+    Ok(q.order_by_asc(event::Column::Id)
         .limit(limit)
         .all(db)
         .await?

@@ -8,7 +8,11 @@ use crate::error::StoreError;
 
 /// The secret called `name`, created with `generate` if it does not exist yet. Two
 /// processes starting at once agree on one value.
-pub async fn get_or_create(db: &impl ConnectionTrait, name: &str, generate: impl FnOnce() -> String) -> Result<String, StoreError> {
+pub async fn get_or_create(
+    db: &impl ConnectionTrait,
+    name: &str,
+    generate: impl FnOnce() -> String,
+) -> Result<String, StoreError> {
     if let Some(row) = s::Entity::find_by_id(name.to_owned()).one(db).await? {
         return Ok(row.value);
     }

@@ -1,6 +1,8 @@
 //! Companies, attributes, lifecycle history, the outbox, idempotency records and
 //! instance secrets on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use rapport_domain::attributes::{AttributeEntity, AttributeSchema, NewDefinitionInput};
@@ -34,7 +36,9 @@ async fn a_company_domain_is_unique_in_its_workspace(db: Db) {
     let acme = company(ws, "Acme", Some("acme.example"));
     let tx = db.begin().await.unwrap();
     companies::insert(&tx, &acme).await.unwrap();
-    let err = companies::insert(&tx, &company(ws, "Acme 2", Some("acme.example"))).await.unwrap_err();
+    let err = companies::insert(&tx, &company(ws, "Acme 2", Some("acme.example")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { field: "domain", existing: Some(id) } if id == acme.id.uuid()));
     companies::insert(&tx, &company(ws, "Acme Labs", None)).await.unwrap();
     companies::insert(&tx, &company(ws, "No Domain", None)).await.unwrap();
@@ -43,10 +47,16 @@ async fn a_company_domain_is_unique_in_its_workspace(db: Db) {
         q: Some("acme".into()),
         ..Default::default()
     };
-    let p = companies::list(db.read(), ws, &f, Order::default(), None, 10).await.unwrap();
+    let p = companies::list(db.read(), ws, &f, Order::default(), None, 10)
+        .await
+        .unwrap();
     assert_eq!(p.items.len(), 2);
     assert_eq!(companies::get(db.read(), ws, acme.id).await.unwrap(), acme);
-    assert!(!companies::exists(db.read(), workspace(&db).await, acme.id).await.unwrap());
+    assert!(
+        !companies::exists(db.read(), workspace(&db).await, acme.id)
+            .await
+            .unwrap()
+    );
 }
 
 async fn attribute_use_is_detected_in_json_on_both_databases(db: Db) {
@@ -67,7 +77,10 @@ async fn attribute_use_is_detected_in_json_on_both_databases(db: Db) {
     let tx = db.begin().await.unwrap();
     attributes::insert(&tx, ws, &tier).await.unwrap();
     attributes::insert(&tx, ws, &score).await.unwrap();
-    assert!(matches!(attributes::insert(&tx, ws, &tier).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        attributes::insert(&tx, ws, &tier).await,
+        Err(StoreError::Conflict { .. })
+    ));
     let schema = attributes::schema(&tx, ws, AttributeEntity::Contact).await.unwrap();
     let changes = ContactInput {
         email: Patch::Set("a@x.io".into()),
@@ -81,16 +94,27 @@ async fn attribute_use_is_detected_in_json_on_both_databases(db: Db) {
     tx.commit().await.unwrap();
     let used = |key: &'static str, values: Option<Vec<String>>| {
         let db = db.clone();
-        async move { attributes::in_use(db.read(), ws, AttributeEntity::Contact, key, values.as_deref()).await.unwrap() }
+        async move {
+            attributes::in_use(db.read(), ws, AttributeEntity::Contact, key, values.as_deref())
+                .await
+                .unwrap()
+        }
     };
     assert!(used("tier", None).await);
     assert!(used("score", None).await);
     assert!(used("tier", Some(vec!["gold".into()])).await);
     assert!(!used("tier", Some(vec!["silver".into()])).await);
     assert!(!used("nickname", None).await);
-    assert!(!attributes::in_use(db.read(), ws, AttributeEntity::Company, "tier", None).await.unwrap());
+    assert!(
+        !attributes::in_use(db.read(), ws, AttributeEntity::Company, "tier", None)
+            .await
+            .unwrap()
+    );
     let listed = attributes::list(db.read(), ws, None).await.unwrap();
-    assert_eq!(listed.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(), vec!["score", "tier"]);
+    assert_eq!(
+        listed.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
+        vec!["score", "tier"]
+    );
     assert_eq!(attributes::get(db.read(), ws, tier.id).await.unwrap(), tier);
 }
 
@@ -105,7 +129,11 @@ async fn lifecycle_history_is_listed_oldest_first(db: Db) {
     let c = Contact::create(ContactId::new(), ws, changes, rapport_store::now()).unwrap();
     let tx = db.begin().await.unwrap();
     contacts::insert(&tx, &c).await.unwrap();
-    let moves = [(None, Stage::Subscriber), (Some(Stage::Subscriber), Stage::Lead), (Some(Stage::Lead), Stage::Customer)];
+    let moves = [
+        (None, Stage::Subscriber),
+        (Some(Stage::Subscriber), Stage::Lead),
+        (Some(Stage::Lead), Stage::Customer),
+    ];
     for (from, to) in moves {
         let t = Transition {
             id: TransitionId::new(),
@@ -126,12 +154,20 @@ async fn lifecycle_history_is_listed_oldest_first(db: Db) {
     tx.commit().await.unwrap();
     let first = lifecycle::list(db.read(), ws, c.id, None, 2).await.unwrap();
     assert!(first.has_more);
-    let rest = lifecycle::list(db.read(), ws, c.id, Some(first.items[1].id.uuid()), 2).await.unwrap();
+    let rest = lifecycle::list(db.read(), ws, c.id, Some(first.items[1].id.uuid()), 2)
+        .await
+        .unwrap();
     assert!(!rest.has_more);
     let all: Vec<Stage> = first.items.iter().chain(&rest.items).map(|t| t.to).collect();
     assert_eq!(all, vec![Stage::Subscriber, Stage::Lead, Stage::Customer]);
     assert_eq!(first.items[0].actor.id.as_deref(), Some("c1"));
-    assert!(lifecycle::list(db.read(), workspace(&db).await, c.id, None, 10).await.unwrap().items.is_empty());
+    assert!(
+        lifecycle::list(db.read(), workspace(&db).await, c.id, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 async fn events_are_kept_in_order_per_workspace(db: Db) {
@@ -139,12 +175,22 @@ async fn events_are_kept_in_order_per_workspace(db: Db) {
     let other = workspace(&db).await;
     let ev = |ws, kind| Event::new(kind, ws, Actor::system(), rapport_store::now(), json!({"n": 1}));
     let tx = db.begin().await.unwrap();
-    outbox::push(&tx, &[ev(ws, EventType::ContactCreated), ev(ws, EventType::ContactUpdated), ev(other, EventType::ContactCreated)])
-        .await
-        .unwrap();
+    outbox::push(
+        &tx,
+        &[
+            ev(ws, EventType::ContactCreated),
+            ev(ws, EventType::ContactUpdated),
+            ev(other, EventType::ContactCreated),
+        ],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let mine = outbox::list(db.read(), ws, None, None, 10).await.unwrap();
-    assert_eq!(mine.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["contact.created", "contact.updated"]);
+    assert_eq!(
+        mine.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        vec!["contact.created", "contact.updated"]
+    );
     let after = outbox::list(db.read(), ws, None, Some(mine[0].id), 10).await.unwrap();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].data, json!({"n": 1}));
@@ -152,39 +198,69 @@ async fn events_are_kept_in_order_per_workspace(db: Db) {
     let tx = db.begin().await.unwrap();
     outbox::push(&tx, &[ev(ws, EventType::ContactDeleted)]).await.unwrap();
     tx.rollback().await.unwrap();
-    assert_eq!(outbox::list(db.read(), ws, Some(EventType::ContactDeleted), None, 10).await.unwrap().len(), 0);
+    assert_eq!(
+        outbox::list(db.read(), ws, Some(EventType::ContactDeleted), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 async fn an_idempotency_key_is_claimed_once_and_replays_its_response(db: Db) {
     let ws = workspace(&db).await;
     let now = rapport_store::now();
     let ttl = chrono::Duration::hours(24);
-    idempotency::claim(db.read(), ws, "api_client:a", "k", "h1", now, ttl).await.unwrap();
+    idempotency::claim(db.read(), ws, "api_client:a", "k", "h1", now, ttl)
+        .await
+        .unwrap();
     let again = idempotency::claim(db.read(), ws, "api_client:a", "k", "h1", now, ttl).await;
     assert!(matches!(again, Err(StoreError::Conflict { .. })));
     // Another principal has its own key space.
-    idempotency::claim(db.read(), ws, "api_client:b", "k", "h2", now, ttl).await.unwrap();
-    let pending = idempotency::get(db.read(), ws, "api_client:a", "k", now).await.unwrap().unwrap();
+    idempotency::claim(db.read(), ws, "api_client:b", "k", "h2", now, ttl)
+        .await
+        .unwrap();
+    let pending = idempotency::get(db.read(), ws, "api_client:a", "k", now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pending.response, None);
     let response = StoredResponse {
         status: 201,
         headers: vec![("location".into(), "/v1/contacts/x".into())],
         body: b"{\"id\":1}".to_vec(),
     };
-    idempotency::complete(db.read(), ws, "api_client:a", "k", &response).await.unwrap();
-    let done = idempotency::get(db.read(), ws, "api_client:a", "k", now).await.unwrap().unwrap();
+    idempotency::complete(db.read(), ws, "api_client:a", "k", &response)
+        .await
+        .unwrap();
+    let done = idempotency::get(db.read(), ws, "api_client:a", "k", now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(done.request_hash, "h1");
     assert_eq!(done.response, Some(response));
     // Once expired, the record is gone for readers and can be claimed again.
     let later = now + ttl + chrono::Duration::seconds(1);
-    assert!(idempotency::get(db.read(), ws, "api_client:a", "k", later).await.unwrap().is_none());
-    idempotency::claim(db.read(), ws, "api_client:a", "k", "h3", later, ttl).await.unwrap();
-    assert_eq!(idempotency::purge_expired(db.read(), later + ttl + ttl).await.unwrap(), 2);
+    assert!(
+        idempotency::get(db.read(), ws, "api_client:a", "k", later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    idempotency::claim(db.read(), ws, "api_client:a", "k", "h3", later, ttl)
+        .await
+        .unwrap();
+    assert_eq!(
+        idempotency::purge_expired(db.read(), later + ttl + ttl).await.unwrap(),
+        2
+    );
 }
 
 async fn an_instance_secret_is_generated_once(db: Db) {
     let a = secrets::get_or_create(db.read(), "k", || "first".into()).await.unwrap();
-    let b = secrets::get_or_create(db.read(), "k", || "second".into()).await.unwrap();
+    let b = secrets::get_or_create(db.read(), "k", || "second".into())
+        .await
+        .unwrap();
     assert_eq!((a.as_str(), b.as_str()), ("first", "first"));
 }
 

@@ -25,7 +25,11 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(workspace: WorkspaceId, scopes: ScopeSet, actor: Actor) -> Self {
-        Self { workspace, scopes, actor }
+        Self {
+            workspace,
+            scopes,
+            actor,
+        }
     }
 
     /// The workspace every query of this caller is confined to.
@@ -60,7 +64,11 @@ impl Caller {
     /// A stable name of the caller (`api_client:<id>`, `user:<sub>`), used to scope
     /// idempotency keys.
     pub fn principal(&self) -> String {
-        format!("{}:{}", self.actor.kind.as_str(), self.actor.id.as_deref().unwrap_or_default())
+        format!(
+            "{}:{}",
+            self.actor.kind.as_str(),
+            self.actor.id.as_deref().unwrap_or_default()
+        )
     }
 }
 
@@ -71,12 +79,20 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("unauthorized", "an Authorization: Bearer <token> header is required; get a token from POST /v1/auth/token"))?
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "unauthorized",
+                "an Authorization: Bearer <token> header is required; get a token from POST /v1/auth/token",
+            )
+        })?
         .to_str()
         .unwrap_or_default();
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
-        _ => Err(ApiError::unauthorized("unauthorized", "the Authorization header must be 'Bearer <token>'")),
+        _ => Err(ApiError::unauthorized(
+            "unauthorized",
+            "the Authorization header must be 'Bearer <token>'",
+        )),
     }
 }
 

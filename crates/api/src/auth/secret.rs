@@ -24,10 +24,18 @@ pub fn generate() -> Result<String, getrandom::Error> {
     Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
 }
 
+/// Lowercase hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use std::fmt::Write;
+    Sha256::digest(data).iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 /// The stored form of a secret.
 pub fn hash(secret: &str) -> String {
-    let d = Sha256::digest(secret.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(secret.as_bytes())
 }
 
 /// Whether `secret` matches `stored_hash`, compared in constant time.
@@ -36,7 +44,10 @@ pub fn verify(secret: &str, stored_hash: &str) -> bool {
     if h.len() != stored_hash.len() {
         return false;
     }
-    h.bytes().zip(stored_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    h.bytes()
+        .zip(stored_hash.bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 #[cfg(test)]

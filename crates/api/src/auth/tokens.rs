@@ -81,14 +81,20 @@ pub struct Issued {
 fn family(a: Algorithm) -> &'static str {
     match a {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "hmac",
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 => "rsa",
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => "rsa",
         Algorithm::ES256 | Algorithm::ES384 => "ec",
         Algorithm::EdDSA => "ed",
     }
 }
 
 fn parse_alg(name: &str) -> Result<Algorithm, String> {
-    name.parse::<Algorithm>().map_err(|_| format!("unknown JWT algorithm '{name}'"))
+    name.parse::<Algorithm>()
+        .map_err(|_| format!("unknown JWT algorithm '{name}'"))
 }
 
 impl Tokens {
@@ -100,7 +106,10 @@ impl Tokens {
             None => None,
             Some(idp) => {
                 let (key, default_algs) = if let Some(secret) = &idp.hs256_secret {
-                    (DecodingKey::from_secret(secret.expose_secret().as_bytes()), vec![Algorithm::HS256])
+                    (
+                        DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+                        vec![Algorithm::HS256],
+                    )
                 } else if let Some(path) = &idp.public_key_file {
                     let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
                     if let Ok(k) = DecodingKey::from_rsa_pem(&pem) {
@@ -108,7 +117,10 @@ impl Tokens {
                     } else if let Ok(k) = DecodingKey::from_ed_pem(&pem) {
                         (k, vec![Algorithm::EdDSA])
                     } else {
-                        return Err(format!("{}: not an RSA or Ed25519 public key in PEM form", path.display()));
+                        return Err(format!(
+                            "{}: not an RSA or Ed25519 public key in PEM form",
+                            path.display()
+                        ));
                     }
                 } else {
                     return Err("an external identity provider needs a key".into());
@@ -116,7 +128,10 @@ impl Tokens {
                 let algs = if idp.algorithms.is_empty() {
                     default_algs.clone()
                 } else {
-                    idp.algorithms.iter().map(|a| parse_alg(a)).collect::<Result<Vec<_>, _>>()?
+                    idp.algorithms
+                        .iter()
+                        .map(|a| parse_alg(a))
+                        .collect::<Result<Vec<_>, _>>()?
                 };
                 for a in &algs {
                     if family(*a) != family(default_algs[0]) {
@@ -161,7 +176,8 @@ impl Tokens {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(LOCAL_KID.into());
-        let access_token = jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| ApiError::Internal(format!("token signing: {e}")))?;
+        let access_token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("token signing: {e}")))?;
         Ok(Issued {
             access_token,
             expires_in: self.ttl,
@@ -174,18 +190,23 @@ impl Tokens {
     /// 401 `invalid_token` (forged, malformed, wrong issuer/audience/algorithm,
     /// revoked client) or `token_expired`.
     pub async fn verify(&self, db: &Db, token: &str) -> Result<Caller, ApiError> {
-        let invalid = |why: &str| ApiError::unauthorized("invalid_token", format!("the access token is not valid: {why}"));
+        let invalid =
+            |why: &str| ApiError::unauthorized("invalid_token", format!("the access token is not valid: {why}"));
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
         let local = header.kid.as_deref() == Some(LOCAL_KID);
         let verifier = if local {
             &self.local
         } else {
-            self.external.as_ref().ok_or_else(|| invalid("not issued by this server"))?
+            self.external
+                .as_ref()
+                .ok_or_else(|| invalid("not issued by this server"))?
         };
         let data = jsonwebtoken::decode::<Claims>(token, &verifier.key, &verifier.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::unauthorized("token_expired", "the access token has expired; request a new one"),
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("token_expired", "the access token has expired; request a new one")
+                }
                 ErrorKind::ImmatureSignature => invalid("not valid yet (nbf)"),
                 ErrorKind::InvalidIssuer => invalid("wrong issuer"),
                 ErrorKind::InvalidAudience => invalid("wrong audience"),
@@ -196,7 +217,10 @@ impl Tokens {
             }
         })?;
         let claims = data.claims;
-        let workspace: WorkspaceId = claims.ws.parse().map_err(|_| invalid("the ws claim is not a workspace id"))?;
+        let workspace: WorkspaceId = claims
+            .ws
+            .parse()
+            .map_err(|_| invalid("the ws claim is not a workspace id"))?;
         let scopes = ScopeSet::parse_lenient(&claims.scope);
         if local {
             let client: ApiClientId = claims.sub.parse().map_err(|_| invalid("unknown client"))?;

@@ -112,7 +112,12 @@ impl From<&Contact> for ContactDto {
             attributes: c.attributes.clone(),
             lifecycle_stage: c.stage.stage.into(),
             highest_stage: c.stage.highest.into(),
-            stage_entered_at: c.stage.entered_at.iter().map(|(s, t)| (s.as_str().to_owned(), *t)).collect(),
+            stage_entered_at: c
+                .stage
+                .entered_at
+                .iter()
+                .map(|(s, t)| (s.as_str().to_owned(), *t))
+                .collect(),
             lead_score: c.lead_score,
             owner_id: c.owner_id.clone(),
             version: c.version,

@@ -51,7 +51,13 @@ impl CompanyNode {
     }
     /// The company's contacts.
     #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
-    async fn contacts(&self, ctx: &Context<'_>, #[graphql(default)] sort: ContactSort, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, ContactNode, EmptyFields, EmptyFields>> {
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] sort: ContactSort,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, ContactNode, EmptyFields, EmptyFields>> {
         let filter = ContactFilter {
             company_id: Some(self.0.id),
             ..Default::default()
@@ -113,7 +119,13 @@ impl CompanyQuery {
 
     /// Companies as a Relay connection, in creation order.
     #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
-    async fn companies(&self, ctx: &Context<'_>, filter: Option<CompanyFilterInput>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, CompanyNode, EmptyFields, EmptyFields>> {
+    async fn companies(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CompanyFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, CompanyNode, EmptyFields, EmptyFields>> {
         let (app, who) = state(ctx)?;
         let f = filter.unwrap_or_default();
         let filter = CompanyFilter {
@@ -123,8 +135,14 @@ impl CompanyQuery {
         };
         let order = Order::default();
         let limit = page_size(first).gql()?;
-        let after = after.as_deref().map(|c| cursor::decode(c, "companies", order)).transpose().gql()?;
-        let page = service::companies::list(app, who, &filter, order, after.as_ref(), limit).await.gql()?;
+        let after = after
+            .as_deref()
+            .map(|c| cursor::decode(c, "companies", order))
+            .transpose()
+            .gql()?;
+        let page = service::companies::list(app, who, &filter, order, after.as_ref(), limit)
+            .await
+            .gql()?;
         let mut conn = Connection::new(after.is_some(), page.has_more);
         for c in page.items {
             let cur = cursor::encode("companies", order, Some(c.updated_at), c.id.uuid());
@@ -141,10 +159,19 @@ pub struct CompanyMutation;
 impl CompanyMutation {
     async fn create_company(&self, ctx: &Context<'_>, input: CompanyInputGql) -> async_graphql::Result<CompanyNode> {
         let (app, who) = state(ctx)?;
-        service::companies::create(app, who, input.into()).await.map(CompanyNode).gql()
+        service::companies::create(app, who, input.into())
+            .await
+            .map(CompanyNode)
+            .gql()
     }
 
-    async fn update_company(&self, ctx: &Context<'_>, id: ID, input: CompanyInputGql, if_version: Option<i64>) -> async_graphql::Result<CompanyNode> {
+    async fn update_company(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: CompanyInputGql,
+        if_version: Option<i64>,
+    ) -> async_graphql::Result<CompanyNode> {
         let (app, who) = state(ctx)?;
         let id = company_id(&id).gql()?;
         service::companies::update(app, who, id, input.into(), Precondition::from_version(if_version))
@@ -157,7 +184,9 @@ impl CompanyMutation {
     async fn delete_company(&self, ctx: &Context<'_>, id: ID, if_version: Option<i64>) -> async_graphql::Result<ID> {
         let (app, who) = state(ctx)?;
         let cid = company_id(&id).gql()?;
-        service::companies::delete(app, who, cid, Precondition::from_version(if_version)).await.gql()?;
+        service::companies::delete(app, who, cid, Precondition::from_version(if_version))
+            .await
+            .gql()?;
         Ok(id)
     }
 }

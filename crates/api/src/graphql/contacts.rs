@@ -136,7 +136,10 @@ impl ContactNode {
             .stage
             .entered_at
             .iter()
-            .map(|(s, at)| StageEntry { stage: (*s).into(), at: *at })
+            .map(|(s, at)| StageEntry {
+                stage: (*s).into(),
+                at: *at,
+            })
             .collect()
     }
     async fn lead_score(&self) -> i64 {
@@ -156,7 +159,12 @@ impl ContactNode {
     }
     /// Stage transitions, oldest first.
     #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
-    async fn lifecycle_history(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, TransitionNode, EmptyFields, EmptyFields>> {
+    async fn lifecycle_history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, TransitionNode, EmptyFields, EmptyFields>> {
         let (app, who) = state(ctx)?;
         let limit = page_size(first).gql()?;
         let after = after
@@ -164,7 +172,9 @@ impl ContactNode {
             .map(|c| cursor::decode(c, "lifecycle", Order::default()).map(|a| a.id))
             .transpose()
             .gql()?;
-        let page = service::lifecycle::history(app, who, self.0.id, after, limit).await.gql()?;
+        let page = service::lifecycle::history(app, who, self.0.id, after, limit)
+            .await
+            .gql()?;
         let mut conn = Connection::new(after.is_some(), page.has_more);
         for t in page.items {
             let c = cursor::encode("lifecycle", Order::default(), None, t.id.uuid());
@@ -192,10 +202,22 @@ pub enum ContactSort {
 impl From<ContactSort> for Order {
     fn from(s: ContactSort) -> Self {
         match s {
-            ContactSort::CreatedAt => Order { by: Sort::Created, descending: false },
-            ContactSort::CreatedAtDesc => Order { by: Sort::Created, descending: true },
-            ContactSort::UpdatedAt => Order { by: Sort::Updated, descending: false },
-            ContactSort::UpdatedAtDesc => Order { by: Sort::Updated, descending: true },
+            ContactSort::CreatedAt => Order {
+                by: Sort::Created,
+                descending: false,
+            },
+            ContactSort::CreatedAtDesc => Order {
+                by: Sort::Created,
+                descending: true,
+            },
+            ContactSort::UpdatedAt => Order {
+                by: Sort::Updated,
+                descending: false,
+            },
+            ContactSort::UpdatedAtDesc => Order {
+                by: Sort::Updated,
+                descending: true,
+            },
         }
     }
 }
@@ -216,9 +238,11 @@ impl ContactFilterInput {
     fn into_filter(self) -> Result<ContactFilter, ApiError> {
         let company_id = match self.company_id {
             None => None,
-            Some(id) => Some(CompanyId::from_uuid(
-                uuid(&id).ok_or_else(|| ApiError::bad_request("invalid_query", "companyId is not an id"))?,
-            )),
+            Some(id) => {
+                Some(CompanyId::from_uuid(uuid(&id).ok_or_else(|| {
+                    ApiError::bad_request("invalid_query", "companyId is not an id")
+                })?))
+            }
         };
         Ok(ContactFilter {
             stage: self.stage.map(Stage::from),
@@ -242,8 +266,14 @@ pub(crate) async fn contact_connection(
     let (app, who) = state(ctx)?;
     let order: Order = sort.into();
     let limit = page_size(first).gql()?;
-    let after = after.as_deref().map(|c| cursor::decode(c, "contacts", order)).transpose().gql()?;
-    let page = service::contacts::list(app, who, &filter, order, after.as_ref(), limit).await.gql()?;
+    let after = after
+        .as_deref()
+        .map(|c| cursor::decode(c, "contacts", order))
+        .transpose()
+        .gql()?;
+    let page = service::contacts::list(app, who, &filter, order, after.as_ref(), limit)
+        .await
+        .gql()?;
     let mut conn = Connection::new(after.is_some(), page.has_more);
     for c in page.items {
         let cur = cursor::encode("contacts", order, Some(c.updated_at), c.id.uuid());
@@ -278,9 +308,11 @@ impl TryFrom<ContactInputGql> for ContactInput {
 
     fn try_from(i: ContactInputGql) -> Result<Self, ApiError> {
         let company_id = match patch(i.company_id) {
-            Patch::Set(id) => Patch::Set(CompanyId::from_uuid(
-                uuid(&id).ok_or_else(|| ApiError::invalid("/company_id", "invalid_format", "is not an id"))?,
-            )),
+            Patch::Set(id) => {
+                Patch::Set(CompanyId::from_uuid(uuid(&id).ok_or_else(|| {
+                    ApiError::invalid("/company_id", "invalid_format", "is not an id")
+                })?))
+            }
             Patch::Clear => Patch::Clear,
             Patch::Absent => Patch::Absent,
         };
@@ -410,7 +442,13 @@ impl ContactMutation {
     }
 
     /// Applies a partial update; `ifVersion` makes it conditional on the current version.
-    async fn update_contact(&self, ctx: &Context<'_>, id: ID, input: ContactInputGql, if_version: Option<i64>) -> async_graphql::Result<ContactNode> {
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ContactInputGql,
+        if_version: Option<i64>,
+    ) -> async_graphql::Result<ContactNode> {
         let (app, who) = state(ctx)?;
         let id = contact_id(&id).gql()?;
         let input = ContactInput::try_from(input).gql()?;
@@ -424,24 +462,21 @@ impl ContactMutation {
     async fn delete_contact(&self, ctx: &Context<'_>, id: ID, if_version: Option<i64>) -> async_graphql::Result<ID> {
         let (app, who) = state(ctx)?;
         let cid = contact_id(&id).gql()?;
-        service::contacts::delete(app, who, cid, Precondition::from_version(if_version)).await.gql()?;
+        service::contacts::delete(app, who, cid, Precondition::from_version(if_version))
+            .await
+            .gql()?;
         Ok(id)
     }
 
-    async fn upsert_contact_by_email(&self, ctx: &Context<'_>, email: String, input: ContactInputGql) -> async_graphql::Result<UpsertContactPayload> {
+    async fn upsert_contact_by_email(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        input: ContactInputGql,
+    ) -> async_graphql::Result<UpsertContactPayload> {
         let (app, who) = state(ctx)?;
         let input = ContactInput::try_from(input).gql()?;
-        let (c, o) = service::contacts::upsert_by_email(app, who, &email, input, Precondition::None).await.gql()?;
-        Ok(UpsertContactPayload {
-            contact: ContactNode(c),
-            outcome: o.into(),
-        })
-    }
-
-    async fn upsert_contact_by_external_id(&self, ctx: &Context<'_>, source: String, external_id: String, input: ContactInputGql) -> async_graphql::Result<UpsertContactPayload> {
-        let (app, who) = state(ctx)?;
-        let input = ContactInput::try_from(input).gql()?;
-        let (c, o) = service::contacts::upsert_by_external_id(app, who, &source, &external_id, input, Precondition::None)
+        let (c, o) = service::contacts::upsert_by_email(app, who, &email, input, Precondition::None)
             .await
             .gql()?;
         Ok(UpsertContactPayload {
@@ -450,8 +485,31 @@ impl ContactMutation {
         })
     }
 
+    async fn upsert_contact_by_external_id(
+        &self,
+        ctx: &Context<'_>,
+        source: String,
+        external_id: String,
+        input: ContactInputGql,
+    ) -> async_graphql::Result<UpsertContactPayload> {
+        let (app, who) = state(ctx)?;
+        let input = ContactInput::try_from(input).gql()?;
+        let (c, o) =
+            service::contacts::upsert_by_external_id(app, who, &source, &external_id, input, Precondition::None)
+                .await
+                .gql()?;
+        Ok(UpsertContactPayload {
+            contact: ContactNode(c),
+            outcome: o.into(),
+        })
+    }
+
     /// Upserts up to 1000 contacts; each item is matched by an external id, then email.
-    async fn batch_upsert_contacts(&self, ctx: &Context<'_>, items: Vec<ContactInputGql>) -> async_graphql::Result<Vec<BatchItem>> {
+    async fn batch_upsert_contacts(
+        &self,
+        ctx: &Context<'_>,
+        items: Vec<ContactInputGql>,
+    ) -> async_graphql::Result<Vec<BatchItem>> {
         let (app, who) = state(ctx)?;
         service::contacts::check_batch_size(items.len()).gql()?;
         let inputs = items.into_iter().map(ContactInput::try_from).collect();
@@ -499,17 +557,37 @@ impl ContactMutation {
     }
 
     /// Moves a contact to another stage (a backward move needs `lifecycle:override` and a reason).
-    async fn change_lifecycle_stage(&self, ctx: &Context<'_>, id: ID, stage: LifecycleStage, reason: Option<String>, if_version: Option<i64>) -> async_graphql::Result<ContactNode> {
+    async fn change_lifecycle_stage(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        stage: LifecycleStage,
+        reason: Option<String>,
+        if_version: Option<i64>,
+    ) -> async_graphql::Result<ContactNode> {
         let (app, who) = state(ctx)?;
         let id = contact_id(&id).gql()?;
-        service::lifecycle::change_stage(app, who, id, stage.into(), reason.as_deref(), Precondition::from_version(if_version))
-            .await
-            .map(ContactNode)
-            .gql()
+        service::lifecycle::change_stage(
+            app,
+            who,
+            id,
+            stage.into(),
+            reason.as_deref(),
+            Precondition::from_version(if_version),
+        )
+        .await
+        .map(ContactNode)
+        .gql()
     }
 
     /// Adds and removes tags.
-    async fn tag_contact(&self, ctx: &Context<'_>, id: ID, #[graphql(default)] add: Vec<String>, #[graphql(default)] remove: Vec<String>) -> async_graphql::Result<ContactNode> {
+    async fn tag_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default)] add: Vec<String>,
+        #[graphql(default)] remove: Vec<String>,
+    ) -> async_graphql::Result<ContactNode> {
         let (app, who) = state(ctx)?;
         let id = contact_id(&id).gql()?;
         service::contacts::retag(app, who, id, &add, &remove, Precondition::None)

@@ -74,7 +74,12 @@ pub(crate) fn uuid(id: &async_graphql::ID) -> Option<uuid::Uuid> {
 }
 
 /// `POST /graphql`: runs a query for an authenticated caller.
-pub async fn post(app: web::Data<App>, schema: web::Data<RapportSchema>, req: HttpRequest, body: Json<async_graphql::Request>) -> Result<HttpResponse, ApiError> {
+pub async fn post(
+    app: web::Data<App>,
+    schema: web::Data<RapportSchema>,
+    req: HttpRequest,
+    body: Json<async_graphql::Request>,
+) -> Result<HttpResponse, ApiError> {
     let who = auth::authenticate(&app, &req).await?;
     let loader = DataLoader::new(
         loaders::CompanyLoader {

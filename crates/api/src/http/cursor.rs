@@ -45,7 +45,14 @@ pub fn encode(list: &str, order: Order, at: Option<DateTime<Utc>>, id: Uuid) -> 
 /// # Errors
 /// 400 `invalid_cursor` when it is not a cursor, or one for another list or order.
 pub fn decode(cursor: &str, list: &str, order: Order) -> Result<After, ApiError> {
-    let bad = |why: &str| ApiError::bad_request("invalid_cursor", format!("the cursor is not valid here: {why}; use page.next_cursor from a previous response with the same sort"));
+    let bad = |why: &str| {
+        ApiError::bad_request(
+            "invalid_cursor",
+            format!(
+                "the cursor is not valid here: {why}; use page.next_cursor from a previous response with the same sort"
+            ),
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad("not a cursor"))?;
     let raw: Raw = serde_json::from_slice(&bytes).map_err(|_| bad("not a cursor"))?;
     if raw.l != list {
@@ -90,13 +97,19 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_for_its_own_list_and_order() {
-        let o = Order { by: Sort::Updated, descending: true };
+        let o = Order {
+            by: Sort::Updated,
+            descending: true,
+        };
         let t = Utc::now();
         let id = Uuid::now_v7();
         let c = encode("contacts", o, Some(t), id);
         assert_eq!(decode(&c, "contacts", o).unwrap(), After { at: Some(t), id });
         assert_eq!(decode(&c, "companies", o).unwrap_err().code(), "invalid_cursor");
-        assert_eq!(decode(&c, "contacts", Order::default()).unwrap_err().code(), "invalid_cursor");
+        assert_eq!(
+            decode(&c, "contacts", Order::default()).unwrap_err().code(),
+            "invalid_cursor"
+        );
         assert_eq!(decode("garbage!", "contacts", o).unwrap_err().code(), "invalid_cursor");
     }
 }

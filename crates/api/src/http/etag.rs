@@ -53,7 +53,12 @@ pub fn if_match(req: &HttpRequest) -> Result<Precondition, ApiError> {
         .trim_matches('"')
         .parse::<i64>()
         .map(Precondition::Version)
-        .map_err(|_| ApiError::bad_request("invalid_request", "If-Match must be an ETag from this API, such as \"3\", or *"))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_request",
+                "If-Match must be an ETag from this API, such as \"3\", or *",
+            )
+        })
 }
 
 /// Whether `If-None-Match` already names this version (the caller's copy is current).
@@ -62,5 +67,8 @@ pub fn not_modified(req: &HttpRequest, version: i64) -> bool {
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*"))
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*")
+        })
 }

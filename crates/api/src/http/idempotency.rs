@@ -9,8 +9,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, ResponseError, web};
+use rapport_domain::WorkspaceId;
 use rapport_store::idempotency::{self, StoredResponse};
-use sha2::{Digest, Sha256};
+use rapport_store::{Db, StoreError};
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -22,28 +23,73 @@ const TTL_HOURS: i64 = 24;
 /// Response headers worth replaying.
 const REPLAYED: [&str; 3] = ["location", "etag", "content-type"];
 
-fn applies(req: &ServiceRequest) -> bool {
-    req.method() == Method::POST && req.path().starts_with("/v1/") && req.path() != "/v1/auth/token"
+/// One caller's key.
+struct Key {
+    ws: WorkspaceId,
+    principal: String,
+    value: String,
+}
+
+impl Key {
+    async fn claim(&self, db: &Db, hash: &str) -> Result<(), StoreError> {
+        let tx = db.begin().await?;
+        let now = rapport_store::now();
+        idempotency::claim(
+            &tx,
+            self.ws,
+            &self.principal,
+            &self.value,
+            hash,
+            now,
+            chrono::Duration::hours(TTL_HOURS),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)
+    }
+
+    async fn complete(&self, db: &Db, response: &StoredResponse) -> Result<(), StoreError> {
+        let tx = db.begin().await?;
+        idempotency::complete(&tx, self.ws, &self.principal, &self.value, response).await?;
+        tx.commit().await.map_err(StoreError::from)
+    }
+
+    async fn release(&self, db: &Db) {
+        if let Err(e) = idempotency::release(db.read(), self.ws, &self.principal, &self.value).await {
+            tracing::warn!(error = %e, "idempotency key not released");
+        }
+    }
 }
 
 fn fail(req: ServiceRequest, e: &ApiError) -> ServiceResponse<BoxBody> {
     req.into_response(e.error_response())
 }
 
+/// The key header, when it applies to this request.
+fn key_of(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
+    let value = req.headers().get(HEADER)?;
+    if req.method() != Method::POST || !req.path().starts_with("/v1/") || req.path() == "/v1/auth/token" {
+        return None;
+    }
+    Some(match value.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) => Ok(k.to_owned()),
+        Ok(_) => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 characters",
+        )),
+        Err(_) => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be printable ASCII",
+        )),
+    })
+}
+
 /// Middleware implementing the behaviour described in the module docs.
 pub async fn middleware(mut req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(key) = req.headers().get(HEADER).cloned() else {
-        return next.call(req).await;
+    let key = match key_of(&req) {
+        None => return next.call(req).await,
+        Some(Err(e)) => return Ok(fail(req, &e)),
+        Some(Ok(k)) => k,
     };
-    if !applies(&req) {
-        return next.call(req).await;
-    }
-    let Ok(key) = key.to_str().map(str::to_owned) else {
-        return Ok(fail(req, &ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be printable ASCII")));
-    };
-    if key.is_empty() || key.len() > 255 {
-        return Ok(fail(req, &ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")));
-    }
     let Some(app) = req.app_data::<web::Data<App>>().cloned() else {
         return next.call(req).await;
     };
@@ -51,33 +97,33 @@ pub async fn middleware(mut req: ServiceRequest, next: Next<BoxBody>) -> Result<
     let Ok(who) = crate::auth::authenticate(&app, req.request()).await else {
         return next.call(req).await;
     };
-    let limit = app.settings.max_batch_body_bytes;
     let bytes = {
         let (http_req, payload) = req.parts_mut();
-        match crate::http::json::read_body(http_req, payload, limit).await {
+        match crate::http::json::read_body(http_req, payload, app.settings.max_batch_body_bytes).await {
             Ok(b) => b,
             Err(e) => return Ok(fail(req, &e)),
         }
     };
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str());
-    hasher.update(b" ");
-    hasher.update(req.uri().to_string());
-    hasher.update(b"\n");
-    hasher.update(&bytes);
-    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let fingerprint = [
+        req.method().as_str().as_bytes(),
+        b" ",
+        req.uri().to_string().as_bytes(),
+        b"\n",
+        &bytes,
+    ]
+    .concat();
+    let hash = crate::auth::secret::sha256_hex(&fingerprint);
     req.set_payload(actix_web::dev::Payload::from(bytes));
-
-    let ws = who.workspace();
-    let principal = who.principal();
-    let now = rapport_store::now();
-    let db = app.db.clone();
-    match idempotency::get(db.read(), ws, &principal, &key, now).await {
+    let key = Key {
+        ws: who.workspace(),
+        principal: who.principal(),
+        value: key,
+    };
+    let db = &app.db;
+    match idempotency::get(db.read(), key.ws, &key.principal, &key.value, rapport_store::now()).await {
         Err(e) => return Ok(fail(req, &e.into())),
+        Ok(Some(rec)) if rec.request_hash != hash => return Ok(fail(req, &ApiError::IdempotencyKeyReused)),
         Ok(Some(rec)) => {
-            if rec.request_hash != hash {
-                return Ok(fail(req, &ApiError::IdempotencyKeyReused));
-            }
             return Ok(match rec.response {
                 None => fail(req, &ApiError::IdempotencyInProgress),
                 Some(stored) => req.into_response(replay(&stored)),
@@ -85,30 +131,23 @@ pub async fn middleware(mut req: ServiceRequest, next: Next<BoxBody>) -> Result<
         }
         Ok(None) => {}
     }
-    let claimed = async {
-        let tx = db.begin().await?;
-        idempotency::claim(&tx, ws, &principal, &key, &hash, now, chrono::Duration::hours(TTL_HOURS)).await?;
-        tx.commit().await.map_err(rapport_store::StoreError::from)
-    }
-    .await;
-    match claimed {
+    match key.claim(db, &hash).await {
         Ok(()) => {}
-        Err(rapport_store::StoreError::Conflict { .. }) => return Ok(fail(req, &ApiError::IdempotencyInProgress)),
+        Err(StoreError::Conflict { .. }) => return Ok(fail(req, &ApiError::IdempotencyInProgress)),
         Err(e) => return Ok(fail(req, &e.into())),
     }
-
-    let res = next.call(req).await;
-    let res = match res {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = idempotency::release(db.read(), ws, &principal, &key).await;
-            return Err(e);
+    let res = match next.call(req).await {
+        Ok(r) if !r.status().is_server_error() => r,
+        other => {
+            key.release(db).await;
+            return other;
         }
     };
-    if res.status().is_server_error() {
-        let _ = idempotency::release(db.read(), ws, &principal, &key).await;
-        return Ok(res);
-    }
+    Ok(remember(&key, db, res).await)
+}
+
+/// Stores a response under its key and hands it on.
+async fn remember(key: &Key, db: &Db, res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let (http_req, response) = res.into_parts();
     let status = response.status();
     let headers: Vec<(String, String)> = response
@@ -124,18 +163,11 @@ pub async fn middleware(mut req: ServiceRequest, next: Next<BoxBody>) -> Result<
         headers,
         body: bytes.to_vec(),
     };
-    let saved = async {
-        let tx = db.begin().await?;
-        idempotency::complete(&tx, ws, &principal, &key, &stored).await?;
-        tx.commit().await.map_err(rapport_store::StoreError::from)
-    }
-    .await;
-    if let Err(e) = saved {
+    if let Err(e) = key.complete(db, &stored).await {
         tracing::warn!(error = %e, "idempotency response not stored");
-        let _ = idempotency::release(db.read(), ws, &principal, &key).await;
+        key.release(db).await;
     }
-    let response = head.set_body(BoxBody::new(bytes));
-    Ok(ServiceResponse::new(http_req, response))
+    ServiceResponse::new(http_req, head.set_body(BoxBody::new(bytes)))
 }
 
 fn replay(stored: &StoredResponse) -> HttpResponse {
@@ -145,6 +177,9 @@ fn replay(stored: &StoredResponse) -> HttpResponse {
             res.insert_header((n, v));
         }
     }
-    res.insert_header((HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true")));
+    res.insert_header((
+        HeaderName::from_static("idempotent-replayed"),
+        HeaderValue::from_static("true"),
+    ));
     res.body(stored.body.clone())
 }

@@ -37,8 +37,12 @@ fn is_json(req: &HttpRequest) -> Result<(), ApiError> {
     match ct.as_deref() {
         Some("application/json" | "application/merge-patch+json") => Ok(()),
         Some(t) if t.starts_with("application/") && t.ends_with("+json") => Ok(()),
-        Some(t) => Err(ApiError::UnsupportedMediaType(format!("expected Content-Type application/json, got {t}"))),
-        None => Err(ApiError::UnsupportedMediaType("expected Content-Type application/json".into())),
+        Some(t) => Err(ApiError::UnsupportedMediaType(format!(
+            "expected Content-Type application/json, got {t}"
+        ))),
+        None => Err(ApiError::UnsupportedMediaType(
+            "expected Content-Type application/json".into(),
+        )),
     }
 }
 
@@ -57,7 +61,8 @@ where
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_request", format!("could not read the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request("invalid_request", format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -69,13 +74,14 @@ where
 /// Converts a path into a JSON pointer.
 fn pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
+    use std::fmt::Write;
     let mut p = String::new();
-    for seg in path.iter() {
-        match seg {
-            Segment::Seq { index } => p.push_str(&format!("/{index}")),
-            Segment::Map { key } => p.push_str(&format!("/{}", rapport_domain::error::pointer_token(key))),
-            Segment::Enum { .. } | Segment::Unknown => {}
-        }
+    for seg in path {
+        let _ = match seg {
+            Segment::Seq { index } => write!(p, "/{index}"),
+            Segment::Map { key } => write!(p, "/{}", rapport_domain::error::pointer_token(key)),
+            Segment::Enum { .. } | Segment::Unknown => Ok(()),
+        };
     }
     p
 }
@@ -92,7 +98,10 @@ fn clean(message: &str) -> String {
 fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = err.inner();
     if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-        return ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {}", clean(&inner.to_string())));
+        return ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {}", clean(&inner.to_string())),
+        );
     }
     let message = clean(&inner.to_string());
     let mut ptr = pointer(err.path());
@@ -119,12 +128,19 @@ fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError 
 /// Parses JSON bytes into `T` with precise errors.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("malformed_json", "the request body is empty; a JSON document was expected"));
+        return Err(ApiError::bad_request(
+            "malformed_json",
+            "the request body is empty; a JSON document was expected",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let v = serde_path_to_error::deserialize::<_, T>(&mut *de).map_err(|e| shape_error(&e))?;
-    de.end()
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {}", clean(&e.to_string()))))?;
+    de.end().map_err(|e| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {}", clean(&e.to_string())),
+        )
+    })?;
     Ok(v)
 }
 
@@ -143,10 +159,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             is_json(&req)?;
-            let limit = req
-                .app_data::<BodyLimit>()
-                .or_else(|| req.app_data::<web::Data<BodyLimit>>().map(|d| d.get_ref()))
-                .map_or(1 << 20, |l| l.0);
+            let limit = req.app_data::<BodyLimit>().map_or(1 << 20, |l| l.0);
             let bytes = read_body(&req, &mut payload, limit).await?;
             parse(&bytes).map(Json)
         })
@@ -177,7 +190,10 @@ mod tests {
     fn problem(body: &str) -> (String, Vec<(String, &'static str)>) {
         let e = parse::<Batch>(body.as_bytes()).unwrap_err();
         let p = e.problem();
-        (p.code.to_owned(), p.errors.iter().map(|f| (f.pointer.clone(), f.code)).collect())
+        (
+            p.code.to_owned(),
+            p.errors.iter().map(|f| (f.pointer.clone(), f.code)).collect(),
+        )
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub struct Metrics {
     query_latency: HistogramVec,
 }
 
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 impl Metrics {
     /// Registers every metric.
@@ -32,10 +34,17 @@ impl Metrics {
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by method and route").buckets(BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by method and route",
+            )
+            .buckets(BUCKETS.to_vec()),
             &["method", "route"],
         )?;
-        let queries = IntCounterVec::new(Opts::new("db_queries_total", "Database statements by outcome"), &["outcome"])?;
+        let queries = IntCounterVec::new(
+            Opts::new("db_queries_total", "Database statements by outcome"),
+            &["outcome"],
+        )?;
         let query_latency = HistogramVec::new(
             HistogramOpts::new("db_query_duration_seconds", "Database statement latency").buckets(BUCKETS.to_vec()),
             &["outcome"],
@@ -57,7 +66,9 @@ impl Metrics {
     pub fn observe_query(&self, elapsed: Duration, failed: bool) {
         let outcome = if failed { "error" } else { "ok" };
         self.queries.with_label_values(&[outcome]).inc();
-        self.query_latency.with_label_values(&[outcome]).observe(elapsed.as_secs_f64());
+        self.query_latency
+            .with_label_values(&[outcome])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The text exposition format.
@@ -72,7 +83,10 @@ impl Metrics {
 
 /// Middleware: counts and times each request under its route pattern (not its
 /// concrete path, which would make one series per id).
-pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().to_string();
     let started = Instant::now();
@@ -80,8 +94,12 @@ pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Re
     if let Some(m) = metrics {
         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
         let status = res.status().as_u16().to_string();
-        m.requests.with_label_values(&[method.as_str(), route.as_str(), status.as_str()]).inc();
-        m.latency.with_label_values(&[method.as_str(), route.as_str()]).observe(started.elapsed().as_secs_f64());
+        m.requests
+            .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+            .inc();
+        m.latency
+            .with_label_values(&[method.as_str(), route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
 }

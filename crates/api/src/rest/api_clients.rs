@@ -20,7 +20,10 @@ pub async fn create(app: web::Data<App>, who: Caller, body: Json<NewApiClient>) 
     let b = body.into_inner();
     let (client, secret) = service::api_clients::create(&app, &who, &b.name, &b.scopes).await?;
     Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::LOCATION, format!("/v1/api-clients/{}", client.id)))
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/api-clients/{}", client.id),
+        ))
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(CreatedApiClient {
             client: ApiClientDto::from(&client),

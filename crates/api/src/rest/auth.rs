@@ -26,10 +26,18 @@ pub struct OAuthProblem {
 }
 
 fn refused(e: GrantError, basic: bool) -> HttpResponse {
-    let status = if e.error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+    let status = if e.error == "invalid_client" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let problem = Problem {
         kind: format!("/problems/{}", e.error),
-        title: if status == StatusCode::UNAUTHORIZED { "Unauthorized" } else { "Bad request" },
+        title: if status == StatusCode::UNAUTHORIZED {
+            "Unauthorized"
+        } else {
+            "Bad request"
+        },
         status: status.as_u16(),
         detail: e.description.clone(),
         code: e.error,
@@ -39,7 +47,8 @@ fn refused(e: GrantError, basic: bool) -> HttpResponse {
         current_version: None,
     };
     let mut res = HttpResponse::build(status);
-    res.content_type("application/problem+json").insert_header((header::CACHE_CONTROL, "no-store"));
+    res.content_type("application/problem+json")
+        .insert_header((header::CACHE_CONTROL, "no-store"));
     if basic && status == StatusCode::UNAUTHORIZED {
         res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"rapport\""));
     }

@@ -51,7 +51,11 @@ pub struct CompanyQuery {
 #[post("/v1/companies")]
 pub async fn create(app: web::Data<App>, who: Caller, body: Json<CompanyWrite>) -> Result<HttpResponse, ApiError> {
     let c = service::companies::create(&app, &who, body.into_inner().into()).await?;
-    Ok(created(format!("/v1/companies/{}", c.id), c.version, &CompanyDto::from(&c)))
+    Ok(created(
+        format!("/v1/companies/{}", c.id),
+        c.version,
+        &CompanyDto::from(&c),
+    ))
 }
 
 /// Lists companies.
@@ -60,7 +64,11 @@ pub async fn create(app: web::Data<App>, who: Caller, body: Json<CompanyWrite>) 
 #[get("/v1/companies")]
 pub async fn list(app: web::Data<App>, who: Caller, query: web::Query<CompanyQuery>) -> Result<HttpResponse, ApiError> {
     let order = cursor::parse_sort(query.sort.as_deref())?;
-    let after = query.after.as_deref().map(|c| cursor::decode(c, LIST, order)).transpose()?;
+    let after = query
+        .after
+        .as_deref()
+        .map(|c| cursor::decode(c, LIST, order))
+        .transpose()?;
     let limit = service::page_size(query.limit)?;
     let filter = CompanyFilter {
         domain: query.domain.clone(),
@@ -79,10 +87,17 @@ pub async fn list(app: web::Data<App>, who: Caller, query: web::Query<CompanyQue
 #[utoipa::path(get, path = "/v1/companies/{id}", tag = "companies", params(("id" = Uuid, Path)),
     responses((status = 200, body = CompanyDto, headers(("ETag" = String))), ReadErrors), security(("bearer" = ["companies:read"])))]
 #[get("/v1/companies/{id}")]
-pub async fn get(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let c = service::companies::get(&app, &who, CompanyId::from_uuid(*id)).await?;
     if etag::not_modified(&req, c.version) {
-        return Ok(HttpResponse::NotModified().insert_header((actix_web::http::header::ETAG, etag::of(c.version))).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header((actix_web::http::header::ETAG, etag::of(c.version)))
+            .finish());
     }
     Ok(with_etag(StatusCode::OK, c.version, &CompanyDto::from(&c)))
 }
@@ -92,8 +107,21 @@ pub async fn get(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: Htt
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = CompanyDto, headers(("ETag" = String))), WriteErrors), security(("bearer" = ["companies:write"])))]
 #[patch("/v1/companies/{id}")]
-pub async fn update(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest, body: Json<CompanyWrite>) -> Result<HttpResponse, ApiError> {
-    let c = service::companies::update(&app, &who, CompanyId::from_uuid(*id), body.into_inner().into(), etag::if_match(&req)?).await?;
+pub async fn update(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: Json<CompanyWrite>,
+) -> Result<HttpResponse, ApiError> {
+    let c = service::companies::update(
+        &app,
+        &who,
+        CompanyId::from_uuid(*id),
+        body.into_inner().into(),
+        etag::if_match(&req)?,
+    )
+    .await?;
     Ok(with_etag(StatusCode::OK, c.version, &CompanyDto::from(&c)))
 }
 
@@ -101,7 +129,12 @@ pub async fn update(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: 
 #[utoipa::path(delete, path = "/v1/companies/{id}", tag = "companies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204, description = "Deleted"), WriteErrors), security(("bearer" = ["companies:write"])))]
 #[delete("/v1/companies/{id}")]
-pub async fn delete(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     service::companies::delete(&app, &who, CompanyId::from_uuid(*id), etag::if_match(&req)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -110,7 +143,12 @@ pub async fn delete(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: 
 #[utoipa::path(get, path = "/v1/companies/{id}/contacts", tag = "companies", params(("id" = Uuid, Path), ContactQuery),
     responses((status = 200, body = ContactList), ReadErrors), security(("bearer" = ["contacts:read"])))]
 #[get("/v1/companies/{id}/contacts")]
-pub async fn contacts(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, query: web::Query<ContactQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn contacts(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    query: web::Query<ContactQuery>,
+) -> Result<HttpResponse, ApiError> {
     let company = service::companies::get(&app, &who, CompanyId::from_uuid(*id)).await?;
     let base = ContactFilter {
         company_id: Some(company.id),

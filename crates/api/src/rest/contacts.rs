@@ -14,7 +14,10 @@ use uuid::Uuid;
 use super::{ReadErrors, WriteErrors, created, page_info, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
-use crate::dto::contacts::{BatchItemResult, BatchResult, BatchUpsert, ContactDto, ContactList, ContactWrite, ItemStatus, LifecycleStage, TagChange};
+use crate::dto::contacts::{
+    BatchItemResult, BatchResult, BatchUpsert, ContactDto, ContactList, ContactWrite, ItemStatus, LifecycleStage,
+    TagChange,
+};
 use crate::error::ApiError;
 use crate::http::json::{BodyLimit, Json};
 use crate::http::{cursor, etag};
@@ -62,9 +65,18 @@ impl ContactQuery {
 }
 
 /// Answers a contact list for `query`, restricted further by `base` (e.g. a company).
-pub(crate) async fn list_response(app: &App, who: &Caller, query: &ContactQuery, base: ContactFilter) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list_response(
+    app: &App,
+    who: &Caller,
+    query: &ContactQuery,
+    base: ContactFilter,
+) -> Result<HttpResponse, ApiError> {
     let order = cursor::parse_sort(query.sort.as_deref())?;
-    let after = query.after.as_deref().map(|c| cursor::decode(c, LIST, order)).transpose()?;
+    let after = query
+        .after
+        .as_deref()
+        .map(|c| cursor::decode(c, LIST, order))
+        .transpose()?;
     let limit = service::page_size(query.limit)?;
     let mut filter = query.filter();
     if base.company_id.is_some() {
@@ -103,7 +115,9 @@ pub async fn list(app: web::Data<App>, who: Caller, query: web::Query<ContactQue
 
 fn one(req: &HttpRequest, c: &Contact) -> HttpResponse {
     if etag::not_modified(req, c.version) {
-        return HttpResponse::NotModified().insert_header((actix_web::http::header::ETAG, etag::of(c.version))).finish();
+        return HttpResponse::NotModified()
+            .insert_header((actix_web::http::header::ETAG, etag::of(c.version)))
+            .finish();
     }
     with_etag(StatusCode::OK, c.version, &ContactDto::from(c))
 }
@@ -113,7 +127,12 @@ fn one(req: &HttpRequest, c: &Contact) -> HttpResponse {
     responses((status = 200, body = ContactDto, headers(("ETag" = String))), (status = 304, description = "Not modified"), ReadErrors),
     security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/{id}")]
-pub async fn get(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let c = service::contacts::get(&app, &who, ContactId::from_uuid(*id)).await?;
     Ok(one(&req, &c))
 }
@@ -122,7 +141,12 @@ pub async fn get(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: Htt
 #[utoipa::path(get, path = "/v1/contacts/by-email/{email}", tag = "contacts", params(("email" = String, Path)),
     responses((status = 200, body = ContactDto, headers(("ETag" = String))), ReadErrors), security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/by-email/{email}")]
-pub async fn get_by_email(app: web::Data<App>, who: Caller, email: web::Path<String>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn get_by_email(
+    app: web::Data<App>,
+    who: Caller,
+    email: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let c = service::contacts::get_by_email(&app, &who, &email).await?;
     Ok(one(&req, &c))
 }
@@ -132,7 +156,12 @@ pub async fn get_by_email(app: web::Data<App>, who: Caller, email: web::Path<Str
     params(("source" = String, Path), ("external_id" = String, Path)),
     responses((status = 200, body = ContactDto, headers(("ETag" = String))), ReadErrors), security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/by-external-id/{source}/{external_id}")]
-pub async fn get_by_external_id(app: web::Data<App>, who: Caller, path: web::Path<(String, String)>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn get_by_external_id(
+    app: web::Data<App>,
+    who: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let (source, id) = path.into_inner();
     let c = service::contacts::get_by_external_id(&app, &who, &source, &id).await?;
     Ok(one(&req, &c))
@@ -152,8 +181,15 @@ fn upserted(c: &Contact, outcome: Outcome) -> HttpResponse {
     responses((status = 200, description = "Updated or unchanged", body = ContactDto), (status = 201, description = "Created", body = ContactDto), WriteErrors),
     security(("bearer" = ["contacts:write"])))]
 #[put("/v1/contacts/by-email/{email}")]
-pub async fn upsert_by_email(app: web::Data<App>, who: Caller, email: web::Path<String>, req: HttpRequest, body: Json<ContactWrite>) -> Result<HttpResponse, ApiError> {
-    let (c, outcome) = service::contacts::upsert_by_email(&app, &who, &email, body.into_inner().into(), etag::if_match(&req)?).await?;
+pub async fn upsert_by_email(
+    app: web::Data<App>,
+    who: Caller,
+    email: web::Path<String>,
+    req: HttpRequest,
+    body: Json<ContactWrite>,
+) -> Result<HttpResponse, ApiError> {
+    let (c, outcome) =
+        service::contacts::upsert_by_email(&app, &who, &email, body.into_inner().into(), etag::if_match(&req)?).await?;
     Ok(upserted(&c, outcome))
 }
 
@@ -164,9 +200,23 @@ pub async fn upsert_by_email(app: web::Data<App>, who: Caller, email: web::Path<
     responses((status = 200, description = "Updated or unchanged", body = ContactDto), (status = 201, description = "Created", body = ContactDto), WriteErrors),
     security(("bearer" = ["contacts:write"])))]
 #[put("/v1/contacts/by-external-id/{source}/{external_id}")]
-pub async fn upsert_by_external_id(app: web::Data<App>, who: Caller, path: web::Path<(String, String)>, req: HttpRequest, body: Json<ContactWrite>) -> Result<HttpResponse, ApiError> {
+pub async fn upsert_by_external_id(
+    app: web::Data<App>,
+    who: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: Json<ContactWrite>,
+) -> Result<HttpResponse, ApiError> {
     let (source, id) = path.into_inner();
-    let (c, outcome) = service::contacts::upsert_by_external_id(&app, &who, &source, &id, body.into_inner().into(), etag::if_match(&req)?).await?;
+    let (c, outcome) = service::contacts::upsert_by_external_id(
+        &app,
+        &who,
+        &source,
+        &id,
+        body.into_inner().into(),
+        etag::if_match(&req)?,
+    )
+    .await?;
     Ok(upserted(&c, outcome))
 }
 
@@ -176,8 +226,21 @@ pub async fn upsert_by_external_id(app: web::Data<App>, who: Caller, path: web::
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")),
     responses((status = 200, body = ContactDto, headers(("ETag" = String))), WriteErrors), security(("bearer" = ["contacts:write"])))]
 #[patch("/v1/contacts/{id}")]
-pub async fn update(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest, body: Json<ContactWrite>) -> Result<HttpResponse, ApiError> {
-    let c = service::contacts::update(&app, &who, ContactId::from_uuid(*id), body.into_inner().into(), etag::if_match(&req)?).await?;
+pub async fn update(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: Json<ContactWrite>,
+) -> Result<HttpResponse, ApiError> {
+    let c = service::contacts::update(
+        &app,
+        &who,
+        ContactId::from_uuid(*id),
+        body.into_inner().into(),
+        etag::if_match(&req)?,
+    )
+    .await?;
     Ok(with_etag(StatusCode::OK, c.version, &ContactDto::from(&c)))
 }
 
@@ -185,7 +248,12 @@ pub async fn update(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: 
 #[utoipa::path(delete, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204, description = "Deleted"), WriteErrors), security(("bearer" = ["contacts:write"])))]
 #[delete("/v1/contacts/{id}")]
-pub async fn delete(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     service::contacts::delete(&app, &who, ContactId::from_uuid(*id), etag::if_match(&req)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -195,9 +263,23 @@ pub async fn delete(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: 
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = ContactDto), WriteErrors), security(("bearer" = ["contacts:write"])))]
 #[post("/v1/contacts/{id}/tags")]
-pub async fn retag(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest, body: Json<TagChange>) -> Result<HttpResponse, ApiError> {
+pub async fn retag(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: Json<TagChange>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let c = service::contacts::retag(&app, &who, ContactId::from_uuid(*id), &b.add, &b.remove, etag::if_match(&req)?).await?;
+    let c = service::contacts::retag(
+        &app,
+        &who,
+        ContactId::from_uuid(*id),
+        &b.add,
+        &b.remove,
+        etag::if_match(&req)?,
+    )
+    .await?;
     Ok(with_etag(StatusCode::OK, c.version, &ContactDto::from(&c)))
 }
 

@@ -37,9 +37,23 @@ pub struct HistoryQuery {
     responses((status = 200, body = ContactDto, headers(("ETag" = String))), WriteErrors),
     security(("bearer" = ["contacts:write", "lifecycle:override"])))]
 #[post("/v1/contacts/{id}/lifecycle")]
-pub async fn change_stage(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, req: HttpRequest, body: Json<ChangeStage>) -> Result<HttpResponse, ApiError> {
+pub async fn change_stage(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: Json<ChangeStage>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let c = service::lifecycle::change_stage(&app, &who, ContactId::from_uuid(*id), b.stage.into(), b.reason.as_deref(), etag::if_match(&req)?).await?;
+    let c = service::lifecycle::change_stage(
+        &app,
+        &who,
+        ContactId::from_uuid(*id),
+        b.stage.into(),
+        b.reason.as_deref(),
+        etag::if_match(&req)?,
+    )
+    .await?;
     Ok(with_etag(StatusCode::OK, c.version, &ContactDto::from(&c)))
 }
 
@@ -48,7 +62,12 @@ pub async fn change_stage(app: web::Data<App>, who: Caller, id: web::Path<Uuid>,
 #[utoipa::path(get, path = "/v1/contacts/{id}/lifecycle", tag = "lifecycle", params(("id" = Uuid, Path), HistoryQuery),
     responses((status = 200, body = TransitionList), ReadErrors), security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/{id}/lifecycle")]
-pub async fn history(app: web::Data<App>, who: Caller, id: web::Path<Uuid>, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn history(
+    app: web::Data<App>,
+    who: Caller,
+    id: web::Path<Uuid>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
     let after = query
         .after
         .as_deref()

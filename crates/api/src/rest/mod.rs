@@ -140,12 +140,13 @@ pub fn page_info<T>(page: &Page<T>, list: &str, order: Order, key: impl Fn(&T) -
 }
 
 /// Answers unparseable ids in paths as 404: such a record cannot exist.
-pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
-    let _ = err;
+#[allow(clippy::needless_pass_by_value)] // actix's error-handler signature
+pub fn path_error(_: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
     ApiError::NotFound("record").into()
 }
 
 /// Answers malformed or unknown query parameters as 400 `invalid_query`.
+#[allow(clippy::needless_pass_by_value)] // actix's error-handler signature
 pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
     let detail = match &err {
         actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),

@@ -22,7 +22,8 @@ pub async fn readyz(app: web::Data<App>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable", "reason": "database unreachable" }))
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "reason": "database unreachable" }))
         }
     }
 }
@@ -31,7 +32,9 @@ pub async fn readyz(app: web::Data<App>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(m.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(m.render())
 }
 
 /// The OpenAPI document.
@@ -51,29 +54,101 @@ pub struct ProblemType {
 /// Every problem code the API answers with.
 pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
     ("malformed_json", 400, "The body is not valid JSON."),
-    ("invalid_query", 400, "A query parameter is unknown or malformed; unknown parameters are refused rather than ignored."),
-    ("invalid_cursor", 400, "The `after` cursor is not one this list issued for the same sort."),
+    (
+        "invalid_query",
+        400,
+        "A query parameter is unknown or malformed; unknown parameters are refused rather than ignored.",
+    ),
+    (
+        "invalid_cursor",
+        400,
+        "The `after` cursor is not one this list issued for the same sort.",
+    ),
     ("invalid_request", 400, "A header or form body is malformed."),
-    ("invalid_idempotency_key", 400, "The Idempotency-Key header is empty, longer than 255 characters or not printable ASCII."),
-    ("invalid_scope", 400, "The token request asks for scopes the client does not have."),
-    ("unsupported_grant_type", 400, "Only the client_credentials grant is supported."),
+    (
+        "invalid_idempotency_key",
+        400,
+        "The Idempotency-Key header is empty, longer than 255 characters or not printable ASCII.",
+    ),
+    (
+        "invalid_scope",
+        400,
+        "The token request asks for scopes the client does not have.",
+    ),
+    (
+        "unsupported_grant_type",
+        400,
+        "Only the client_credentials grant is supported.",
+    ),
     ("unauthorized", 401, "No bearer token was sent."),
-    ("invalid_token", 401, "The token is malformed, forged, from an unknown issuer or audience, signed with a refused algorithm, or its client was revoked."),
+    (
+        "invalid_token",
+        401,
+        "The token is malformed, forged, from an unknown issuer or audience, signed with a refused algorithm, or its client was revoked.",
+    ),
     ("token_expired", 401, "The token has expired; request a new one."),
     ("invalid_client", 401, "Unknown client id or wrong secret."),
-    ("insufficient_scope", 403, "The token lacks the scope named in the detail."),
-    ("not_found", 404, "No such record in the caller's workspace (records of other workspaces are never visible)."),
-    ("conflict", 409, "A unique value (email, external id, domain, key) belongs to the record named by `existing_id`."),
-    ("concurrent_modification", 409, "The record changed while the request ran; retry it."),
-    ("in_use", 409, "The record is still referenced, e.g. an attribute definition records still use."),
-    ("idempotency_request_in_progress", 409, "The first request with this Idempotency-Key has not finished."),
-    ("precondition_failed", 412, "If-Match does not name the current version (`current_version`)."),
+    (
+        "insufficient_scope",
+        403,
+        "The token lacks the scope named in the detail.",
+    ),
+    (
+        "not_found",
+        404,
+        "No such record in the caller's workspace (records of other workspaces are never visible).",
+    ),
+    (
+        "conflict",
+        409,
+        "A unique value (email, external id, domain, key) belongs to the record named by `existing_id`.",
+    ),
+    (
+        "concurrent_modification",
+        409,
+        "The record changed while the request ran; retry it.",
+    ),
+    (
+        "in_use",
+        409,
+        "The record is still referenced, e.g. an attribute definition records still use.",
+    ),
+    (
+        "idempotency_request_in_progress",
+        409,
+        "The first request with this Idempotency-Key has not finished.",
+    ),
+    (
+        "precondition_failed",
+        412,
+        "If-Match does not name the current version (`current_version`).",
+    ),
     ("payload_too_large", 413, "The body exceeds the configured limit."),
-    ("unsupported_media_type", 415, "The body must be application/json (or application/merge-patch+json)."),
-    ("validation_failed", 422, "One or more fields are invalid; `errors` lists each with a JSON pointer."),
-    ("stage_transition_not_allowed", 422, "A backward lifecycle move without the lifecycle:override scope and a reason."),
-    ("idempotency_key_reused", 422, "This Idempotency-Key was used with a different request."),
-    ("internal_error", 500, "An unexpected error; it was logged with the request id."),
+    (
+        "unsupported_media_type",
+        415,
+        "The body must be application/json (or application/merge-patch+json).",
+    ),
+    (
+        "validation_failed",
+        422,
+        "One or more fields are invalid; `errors` lists each with a JSON pointer.",
+    ),
+    (
+        "stage_transition_not_allowed",
+        422,
+        "A backward lifecycle move without the lifecycle:override scope and a reason.",
+    ),
+    (
+        "idempotency_key_reused",
+        422,
+        "This Idempotency-Key was used with a different request.",
+    ),
+    (
+        "internal_error",
+        500,
+        "An unexpected error; it was logged with the request id.",
+    ),
     ("unavailable", 503, "The database cannot be reached."),
 ];
 

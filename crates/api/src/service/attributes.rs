@@ -1,8 +1,10 @@
 //! Attribute definition use cases.
 
-use rapport_domain::attributes::{AttributeDefinition, AttributeEntity, DefinitionChanges, MAX_DEFINITIONS, NewDefinitionInput};
-use rapport_domain::scope::Scope;
 use rapport_domain::AttributeDefinitionId;
+use rapport_domain::attributes::{
+    AttributeDefinition, AttributeEntity, DefinitionChanges, MAX_DEFINITIONS, NewDefinitionInput,
+};
+use rapport_domain::scope::Scope;
 use rapport_store::attributes;
 
 use crate::app::App;
@@ -21,7 +23,11 @@ fn require_read(who: &Caller) -> Result<(), ApiError> {
 /// Every definition, optionally of one entity.
 /// # Errors
 /// 403 without a read scope.
-pub async fn list(app: &App, who: &Caller, entity: Option<AttributeEntity>) -> Result<Vec<AttributeDefinition>, ApiError> {
+pub async fn list(
+    app: &App,
+    who: &Caller,
+    entity: Option<AttributeEntity>,
+) -> Result<Vec<AttributeDefinition>, ApiError> {
     require_read(who)?;
     Ok(attributes::list(app.db.read(), who.workspace(), entity).await?)
 }
@@ -31,7 +37,9 @@ pub async fn list(app: &App, who: &Caller, entity: Option<AttributeEntity>) -> R
 /// 403; 404.
 pub async fn get(app: &App, who: &Caller, id: AttributeDefinitionId) -> Result<AttributeDefinition, ApiError> {
     require_read(who)?;
-    attributes::get(app.db.read(), who.workspace(), id).await.or_not_found("attribute definition")
+    attributes::get(app.db.read(), who.workspace(), id)
+        .await
+        .or_not_found("attribute definition")
 }
 
 /// Declares an attribute.
@@ -42,7 +50,11 @@ pub async fn create(app: &App, who: &Caller, input: NewDefinitionInput) -> Resul
     let def = input.validate(rapport_store::now())?;
     let tx = app.db.begin().await?;
     if attributes::count(&tx, who.workspace(), def.entity).await? >= MAX_DEFINITIONS as u64 {
-        return Err(ApiError::invalid("", "limit_reached", format!("at most {MAX_DEFINITIONS} attributes per entity")));
+        return Err(ApiError::invalid(
+            "",
+            "limit_reached",
+            format!("at most {MAX_DEFINITIONS} attributes per entity"),
+        ));
     }
     attributes::insert(&tx, who.workspace(), &def).await?;
     super::commit(tx).await?;
@@ -53,15 +65,25 @@ pub async fn create(app: &App, who: &Caller, input: NewDefinitionInput) -> Resul
 /// records still use is refused.
 /// # Errors
 /// 403; 404; 412; 422; 409 `in_use`.
-pub async fn update(app: &App, who: &Caller, id: AttributeDefinitionId, changes: DefinitionChanges, precondition: Precondition) -> Result<AttributeDefinition, ApiError> {
+pub async fn update(
+    app: &App,
+    who: &Caller,
+    id: AttributeDefinitionId,
+    changes: DefinitionChanges,
+    precondition: Precondition,
+) -> Result<AttributeDefinition, ApiError> {
     who.require(Scope::AttributesWrite)?;
     let tx = app.db.begin().await?;
-    let before = attributes::get(&tx, who.workspace(), id).await.or_not_found("attribute definition")?;
+    let before = attributes::get(&tx, who.workspace(), id)
+        .await
+        .or_not_found("attribute definition")?;
     precondition.check(before.version)?;
     let Some((after, dropped)) = before.changed(changes, rapport_store::now())? else {
         return Ok(before);
     };
-    if !dropped.is_empty() && attributes::in_use(&tx, who.workspace(), before.entity, &before.key, Some(&dropped)).await? {
+    if !dropped.is_empty()
+        && attributes::in_use(&tx, who.workspace(), before.entity, &before.key, Some(&dropped)).await?
+    {
         return Err(ApiError::InUse(format!(
             "records still hold a dropped option of '{}' ({}); change them first",
             before.key,
@@ -76,13 +98,23 @@ pub async fn update(app: &App, who: &Caller, id: AttributeDefinitionId, changes:
 /// Removes a definition no record uses.
 /// # Errors
 /// 403; 404; 412; 409 `in_use`.
-pub async fn delete(app: &App, who: &Caller, id: AttributeDefinitionId, precondition: Precondition) -> Result<(), ApiError> {
+pub async fn delete(
+    app: &App,
+    who: &Caller,
+    id: AttributeDefinitionId,
+    precondition: Precondition,
+) -> Result<(), ApiError> {
     who.require(Scope::AttributesWrite)?;
     let tx = app.db.begin().await?;
-    let before = attributes::get(&tx, who.workspace(), id).await.or_not_found("attribute definition")?;
+    let before = attributes::get(&tx, who.workspace(), id)
+        .await
+        .or_not_found("attribute definition")?;
     precondition.check(before.version)?;
     if attributes::in_use(&tx, who.workspace(), before.entity, &before.key, None).await? {
-        return Err(ApiError::InUse(format!("records still hold '{}'; remove it from them first", before.key)));
+        return Err(ApiError::InUse(format!(
+            "records still hold '{}'; remove it from them first",
+            before.key
+        )));
     }
     attributes::delete(&tx, who.workspace(), id).await?;
     super::commit(tx).await?;

@@ -1,7 +1,7 @@
 //! The OAuth2 client-credentials grant.
 
-use rapport_domain::scope::ScopeSet;
 use rapport_domain::ApiClientId;
+use rapport_domain::scope::ScopeSet;
 use rapport_store::api_clients;
 
 use crate::app::App;
@@ -38,11 +38,24 @@ fn refuse(error: &'static str, description: impl Into<String>) -> GrantError {
 pub async fn token(app: &App, g: Grant<'_>) -> Result<Result<Issued, GrantError>, ApiError> {
     match g.grant_type {
         Some("client_credentials") => {}
-        Some(other) => return Ok(Err(refuse("unsupported_grant_type", format!("grant_type '{other}' is not supported; use client_credentials")))),
-        None => return Ok(Err(refuse("invalid_request", "grant_type is required (client_credentials)"))),
+        Some(other) => {
+            return Ok(Err(refuse(
+                "unsupported_grant_type",
+                format!("grant_type '{other}' is not supported; use client_credentials"),
+            )));
+        }
+        None => {
+            return Ok(Err(refuse(
+                "invalid_request",
+                "grant_type is required (client_credentials)",
+            )));
+        }
     }
     let (Some(id), Some(secret)) = (g.client_id, g.client_secret) else {
-        return Ok(Err(refuse("invalid_request", "client_id and client_secret are required")));
+        return Ok(Err(refuse(
+            "invalid_request",
+            "client_id and client_secret are required",
+        )));
     };
     let bad_client = || refuse("invalid_client", "unknown client or wrong secret");
     let Ok(id) = id.trim().parse::<ApiClientId>() else {
@@ -61,10 +74,16 @@ pub async fn token(app: &App, g: Grant<'_>) -> Result<Result<Issued, GrantError>
         None => client.scopes.clone(),
         Some(requested) => {
             let Ok(requested) = ScopeSet::parse_strict(requested) else {
-                return Ok(Err(refuse("invalid_scope", "the requested scope names an unknown scope")));
+                return Ok(Err(refuse(
+                    "invalid_scope",
+                    "the requested scope names an unknown scope",
+                )));
             };
             if !client.scopes.covers(&requested) {
-                return Ok(Err(refuse("invalid_scope", format!("the client may only request: {}", client.scopes))));
+                return Ok(Err(refuse(
+                    "invalid_scope",
+                    format!("the client may only request: {}", client.scopes),
+                )));
             }
             requested
         }

@@ -2,9 +2,9 @@
 //! installation can be used at once.
 
 use rapport_domain::scope::{Scope, ScopeSet};
+use rapport_store::Db;
 use rapport_store::api_clients::ApiClient;
 use rapport_store::workspaces::{self, Workspace};
-use rapport_store::Db;
 
 use crate::error::ApiError;
 
@@ -21,7 +21,8 @@ pub async fn first_run(db: &Db) -> Result<Option<(Workspace, ApiClient, String)>
         return Ok(None);
     }
     let ws = workspaces::create(&tx, DEFAULT_WORKSPACE).await?;
-    let (client, secret) = super::api_clients::mint(&tx, ws.id, "admin".into(), ScopeSet::from_scopes([Scope::Admin])).await?;
+    let (client, secret) =
+        super::api_clients::mint(&tx, ws.id, "admin".into(), ScopeSet::from_scopes([Scope::Admin])).await?;
     super::commit(tx).await?;
     Ok(Some((ws, client, secret)))
 }

@@ -1,12 +1,12 @@
 //! Company use cases.
 
+use rapport_domain::CompanyId;
 use rapport_domain::attributes::AttributeEntity;
 use rapport_domain::company::{Company, CompanyInput};
 use rapport_domain::contact::Applied;
 use rapport_domain::event::EventType;
 use rapport_domain::lifecycle::Cause;
 use rapport_domain::scope::Scope;
-use rapport_domain::CompanyId;
 use rapport_store::companies::{self, CompanyFilter};
 use rapport_store::page::{After, Order, Page};
 use rapport_store::{attributes, outbox};
@@ -28,7 +28,13 @@ pub async fn create(app: &App, who: &Caller, input: CompanyInput) -> Result<Comp
     let company = Company::create(CompanyId::new(), who.workspace(), changes, rapport_store::now());
     let tx = app.db.begin().await?;
     companies::insert(&tx, &company).await?;
-    let e = event(EventType::CompanyCreated, who, company.created_at, &CompanyDto::from(&company), None);
+    let e = event(
+        EventType::CompanyCreated,
+        who,
+        company.created_at,
+        &CompanyDto::from(&company),
+        None,
+    );
     outbox::push(&tx, &[e]).await?;
     super::commit(tx).await?;
     Ok(company)
@@ -39,7 +45,9 @@ pub async fn create(app: &App, who: &Caller, input: CompanyInput) -> Result<Comp
 /// 403 without `companies:read`; 404.
 pub async fn get(app: &App, who: &Caller, id: CompanyId) -> Result<Company, ApiError> {
     who.require(Scope::CompaniesRead)?;
-    companies::get(app.db.read(), who.workspace(), id).await.or_not_found("company")
+    companies::get(app.db.read(), who.workspace(), id)
+        .await
+        .or_not_found("company")
 }
 
 /// Several companies by id, for batched loading (GraphQL).
@@ -53,12 +61,20 @@ pub async fn get_many(app: &App, who: &Caller, ids: &[CompanyId]) -> Result<Vec<
 /// Applies a merge patch to a company.
 /// # Errors
 /// 403, 404, 412, 422, 409 for a taken domain.
-pub async fn update(app: &App, who: &Caller, id: CompanyId, input: CompanyInput, precondition: Precondition) -> Result<Company, ApiError> {
+pub async fn update(
+    app: &App,
+    who: &Caller,
+    id: CompanyId,
+    input: CompanyInput,
+    precondition: Precondition,
+) -> Result<Company, ApiError> {
     who.require(Scope::CompaniesWrite)?;
     let schema = attributes::schema(app.db.read(), who.workspace(), AttributeEntity::Company).await?;
     let changes = input.validate(&schema, false)?;
     let tx = app.db.begin().await?;
-    let before = companies::get_for_update(&tx, who.workspace(), id).await.or_not_found("company")?;
+    let before = companies::get_for_update(&tx, who.workspace(), id)
+        .await
+        .or_not_found("company")?;
     precondition.check(before.version)?;
     let Some(after) = before.updated(changes, rapport_store::now()) else {
         return Ok(before);
@@ -67,7 +83,17 @@ pub async fn update(app: &App, who: &Caller, id: CompanyId, input: CompanyInput,
     let old = serde_json::to_value(CompanyDto::from(&before)).unwrap_or_default();
     let new = CompanyDto::from(&after);
     let changes = rapport_domain::event::changes(&old, &serde_json::to_value(&new).unwrap_or_default());
-    outbox::push(&tx, &[event(EventType::CompanyUpdated, who, after.updated_at, &new, Some(changes))]).await?;
+    outbox::push(
+        &tx,
+        &[event(
+            EventType::CompanyUpdated,
+            who,
+            after.updated_at,
+            &new,
+            Some(changes),
+        )],
+    )
+    .await?;
     super::commit(tx).await?;
     Ok(after)
 }
@@ -80,7 +106,9 @@ pub async fn update(app: &App, who: &Caller, id: CompanyId, input: CompanyInput,
 pub async fn delete(app: &App, who: &Caller, id: CompanyId, precondition: Precondition) -> Result<(), ApiError> {
     who.require(Scope::CompaniesWrite)?;
     let tx = app.db.begin().await?;
-    let before = companies::get_for_update(&tx, who.workspace(), id).await.or_not_found("company")?;
+    let before = companies::get_for_update(&tx, who.workspace(), id)
+        .await
+        .or_not_found("company")?;
     precondition.check(before.version)?;
     let now = rapport_store::now();
     let linked = rapport_store::contacts::linked_to_company(&tx, who.workspace(), id).await?;
@@ -100,7 +128,17 @@ pub async fn delete(app: &App, who: &Caller, id: CompanyId, precondition: Precon
         super::contacts::write_change(&tx, who, &contact, applied, Cause::Api, None).await?;
     }
     companies::delete(&tx, who.workspace(), id).await?;
-    outbox::push(&tx, &[event(EventType::CompanyDeleted, who, now, &CompanyDto::from(&before), None)]).await?;
+    outbox::push(
+        &tx,
+        &[event(
+            EventType::CompanyDeleted,
+            who,
+            now,
+            &CompanyDto::from(&before),
+            None,
+        )],
+    )
+    .await?;
     super::commit(tx).await?;
     Ok(())
 }
@@ -108,7 +146,14 @@ pub async fn delete(app: &App, who: &Caller, id: CompanyId, precondition: Precon
 /// A page of companies.
 /// # Errors
 /// 403 without `companies:read`.
-pub async fn list(app: &App, who: &Caller, filter: &CompanyFilter, order: Order, after: Option<&After>, limit: u64) -> Result<Page<Company>, ApiError> {
+pub async fn list(
+    app: &App,
+    who: &Caller,
+    filter: &CompanyFilter,
+    order: Order,
+    after: Option<&After>,
+    limit: u64,
+) -> Result<Page<Company>, ApiError> {
     who.require(Scope::CompaniesRead)?;
     Ok(companies::list(app.db.read(), who.workspace(), filter, order, after, limit).await?)
 }

@@ -34,7 +34,11 @@ async fn check_company(db: &impl Conn, who: &Caller, changes: &ContactChanges) -
     if let Patch::Set(id) = changes.company_id
         && !companies::exists(db, who.workspace(), id).await?
     {
-        return Err(ApiError::invalid("/company_id", "not_found", format!("no company {id} in this workspace")));
+        return Err(ApiError::invalid(
+            "/company_id",
+            "not_found",
+            format!("no company {id} in this workspace"),
+        ));
     }
     Ok(())
 }
@@ -54,7 +58,13 @@ pub(crate) async fn insert_new(tx: &Tx, who: &Caller, contact: &Contact, cause: 
         at: contact.created_at,
     };
     lifecycle::record(tx, who.workspace(), &first).await?;
-    let e = event(EventType::ContactCreated, who, contact.created_at, &ContactDto::from(contact), None);
+    let e = event(
+        EventType::ContactCreated,
+        who,
+        contact.created_at,
+        &ContactDto::from(contact),
+        None,
+    );
     outbox::push(tx, &[e]).await?;
     Ok(())
 }
@@ -99,14 +109,26 @@ pub(crate) async fn write_change(
         };
         lifecycle::record(tx, who.workspace(), &t).await?;
         let transition = crate::dto::contacts::TransitionDto::from(&t);
-        events.push(event(EventType::ContactStageChanged, who, after.updated_at, &new, Some(json!({ "transition": transition }))));
+        events.push(event(
+            EventType::ContactStageChanged,
+            who,
+            after.updated_at,
+            &new,
+            Some(json!({ "transition": transition })),
+        ));
     }
     outbox::push(tx, &events).await?;
     Ok((after, Outcome::Updated))
 }
 
 /// Creates `found` from changes, or applies them to it.
-async fn create_or_apply(tx: &Tx, who: &Caller, found: Option<Contact>, changes: ContactChanges, precondition: Precondition) -> Result<(Contact, Outcome), ApiError> {
+async fn create_or_apply(
+    tx: &Tx,
+    who: &Caller,
+    found: Option<Contact>,
+    changes: ContactChanges,
+    precondition: Precondition,
+) -> Result<(Contact, Outcome), ApiError> {
     check_company(tx, who, &changes).await?;
     let now = rapport_store::now();
     match found {
@@ -144,7 +166,9 @@ pub async fn create(app: &App, who: &Caller, input: ContactInput) -> Result<Cont
 /// 403 without `contacts:read`; 404 when it is not in the caller's workspace.
 pub async fn get(app: &App, who: &Caller, id: ContactId) -> Result<Contact, ApiError> {
     who.require(Scope::ContactsRead)?;
-    contacts::get(app.db.read(), who.workspace(), id).await.or_not_found("contact")
+    contacts::get(app.db.read(), who.workspace(), id)
+        .await
+        .or_not_found("contact")
 }
 
 /// One contact by email.
@@ -176,18 +200,28 @@ pub async fn get_by_external_id(app: &App, who: &Caller, source: &str, id: &str)
     let cid = contacts::id_by_external_id(app.db.read(), who.workspace(), source, id)
         .await?
         .ok_or(ApiError::NotFound("contact"))?;
-    contacts::get(app.db.read(), who.workspace(), cid).await.or_not_found("contact")
+    contacts::get(app.db.read(), who.workspace(), cid)
+        .await
+        .or_not_found("contact")
 }
 
 /// Applies a merge patch to a contact.
 /// # Errors
 /// As [`create`], plus 404, 412 for a stale `If-Match` and 422
 /// `stage_transition_not_allowed` for a backward stage move.
-pub async fn update(app: &App, who: &Caller, id: ContactId, input: ContactInput, precondition: Precondition) -> Result<Contact, ApiError> {
+pub async fn update(
+    app: &App,
+    who: &Caller,
+    id: ContactId,
+    input: ContactInput,
+    precondition: Precondition,
+) -> Result<Contact, ApiError> {
     who.require(Scope::ContactsWrite)?;
     let changes = input.validate(&schema(app, who).await?)?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id).await.or_not_found("contact")?;
+    let before = contacts::get_for_update(&tx, who.workspace(), id)
+        .await
+        .or_not_found("contact")?;
     let (contact, _) = create_or_apply(&tx, who, Some(before), changes, precondition).await?;
     super::commit(tx).await?;
     Ok(contact)
@@ -199,10 +233,18 @@ pub async fn update(app: &App, who: &Caller, id: ContactId, input: ContactInput,
 pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precondition) -> Result<(), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id).await.or_not_found("contact")?;
+    let before = contacts::get_for_update(&tx, who.workspace(), id)
+        .await
+        .or_not_found("contact")?;
     precondition.check(before.version)?;
     contacts::delete(&tx, who.workspace(), id).await?;
-    let e = event(EventType::ContactDeleted, who, rapport_store::now(), &ContactDto::from(&before), None);
+    let e = event(
+        EventType::ContactDeleted,
+        who,
+        rapport_store::now(),
+        &ContactDto::from(&before),
+        None,
+    );
     outbox::push(&tx, &[e]).await?;
     super::commit(tx).await?;
     Ok(())
@@ -211,7 +253,14 @@ pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precon
 /// A page of contacts.
 /// # Errors
 /// 403 without `contacts:read`.
-pub async fn list(app: &App, who: &Caller, filter: &ContactFilter, order: Order, after: Option<&After>, limit: u64) -> Result<Page<Contact>, ApiError> {
+pub async fn list(
+    app: &App,
+    who: &Caller,
+    filter: &ContactFilter,
+    order: Order,
+    after: Option<&After>,
+    limit: u64,
+) -> Result<Page<Contact>, ApiError> {
     who.require(Scope::ContactsRead)?;
     Ok(contacts::list(app.db.read(), who.workspace(), filter, order, after, limit).await?)
 }
@@ -219,13 +268,23 @@ pub async fn list(app: &App, who: &Caller, filter: &ContactFilter, order: Order,
 /// Creates or updates the contact with this email.
 /// # Errors
 /// As [`update`]; 422 when the body names another email.
-pub async fn upsert_by_email(app: &App, who: &Caller, email: &str, mut input: ContactInput, precondition: Precondition) -> Result<(Contact, Outcome), ApiError> {
+pub async fn upsert_by_email(
+    app: &App,
+    who: &Caller,
+    email: &str,
+    mut input: ContactInput,
+    precondition: Precondition,
+) -> Result<(Contact, Outcome), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let email = Email::parse(email, "/email")?;
     if let Patch::Set(body) = &input.email
         && Email::parse(body, "/email")?.key() != email.key()
     {
-        return Err(ApiError::invalid("/email", "mismatch", "must match the email in the path, or be left out"));
+        return Err(ApiError::invalid(
+            "/email",
+            "mismatch",
+            "must match the email in the path, or be left out",
+        ));
     }
     input.email = Patch::Set(email.as_str().to_owned());
     let changes = input.validate(&schema(app, who).await?)?;
@@ -241,7 +300,14 @@ pub async fn upsert_by_email(app: &App, who: &Caller, email: &str, mut input: Co
 /// sync does not duplicate people the CRM already knows.
 /// # Errors
 /// As [`update`]; 422 when the body gives another id for the same source.
-pub async fn upsert_by_external_id(app: &App, who: &Caller, source: &str, id: &str, mut input: ContactInput, precondition: Precondition) -> Result<(Contact, Outcome), ApiError> {
+pub async fn upsert_by_external_id(
+    app: &App,
+    who: &Caller,
+    source: &str,
+    id: &str,
+    mut input: ContactInput,
+    precondition: Precondition,
+) -> Result<(Contact, Outcome), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let (source, id) = rapport_domain::contact::external_id(source, id, "/external_ids")?;
     let ids = input.external_ids.get_or_insert_with(Default::default);
@@ -288,7 +354,11 @@ pub type ItemResult = Result<(Contact, Outcome), ApiError>;
 /// Items that could not even be read arrive as errors and are reported as they are.
 /// # Errors
 /// 403; 422 for more than [`MAX_BATCH`] items. Item failures are in the results.
-pub async fn batch_upsert(app: &App, who: &Caller, items: Vec<Result<ContactInput, ApiError>>) -> Result<Vec<ItemResult>, ApiError> {
+pub async fn batch_upsert(
+    app: &App,
+    who: &Caller,
+    items: Vec<Result<ContactInput, ApiError>>,
+) -> Result<Vec<ItemResult>, ApiError> {
     who.require(Scope::ContactsWrite)?;
     check_batch_size(items.len())?;
     let schema = schema(app, who).await?;
@@ -336,7 +406,11 @@ pub async fn batch_upsert(app: &App, who: &Caller, items: Vec<Result<ContactInpu
 /// 422 `validation_failed` at `/items`.
 pub fn check_batch_size(n: usize) -> Result<(), ApiError> {
     if n > MAX_BATCH {
-        return Err(ApiError::invalid("/items", "too_many", format!("at most {MAX_BATCH} items per batch; got {n}")));
+        return Err(ApiError::invalid(
+            "/items",
+            "too_many",
+            format!("at most {MAX_BATCH} items per batch; got {n}"),
+        ));
     }
     Ok(())
 }
@@ -344,7 +418,9 @@ pub fn check_batch_size(n: usize) -> Result<(), ApiError> {
 /// Re-locates field errors under a batch item.
 fn under(e: ApiError, prefix: &str) -> ApiError {
     match e {
-        ApiError::Domain(DomainError::Invalid(errs)) => ApiError::Domain(DomainError::Invalid(errs.into_iter().map(|f| f.under(prefix)).collect())),
+        ApiError::Domain(DomainError::Invalid(errs)) => ApiError::Domain(DomainError::Invalid(
+            errs.into_iter().map(|f| f.under(prefix)).collect(),
+        )),
         other => other,
     }
 }
@@ -352,10 +428,19 @@ fn under(e: ApiError, prefix: &str) -> ApiError {
 /// Adds and removes tags.
 /// # Errors
 /// 403, 404, 412, 422 for invalid tags.
-pub async fn retag(app: &App, who: &Caller, id: ContactId, add: &[String], remove: &[String], precondition: Precondition) -> Result<Contact, ApiError> {
+pub async fn retag(
+    app: &App,
+    who: &Caller,
+    id: ContactId,
+    add: &[String],
+    remove: &[String],
+    precondition: Precondition,
+) -> Result<Contact, ApiError> {
     who.require(Scope::ContactsWrite)?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id).await.or_not_found("contact")?;
+    let before = contacts::get_for_update(&tx, who.workspace(), id)
+        .await
+        .or_not_found("contact")?;
     precondition.check(before.version)?;
     let Some(after) = before.retagged(add, remove, rapport_store::now())? else {
         return Ok(before);

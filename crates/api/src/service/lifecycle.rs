@@ -1,9 +1,9 @@
 //! Lifecycle use cases: moving a contact between stages and reading its history.
 
+use rapport_domain::ContactId;
 use rapport_domain::contact::ContactChanges;
 use rapport_domain::lifecycle::{self, Authority, Cause, Stage, Transition};
 use rapport_domain::scope::Scope;
-use rapport_domain::ContactId;
 use rapport_store::contacts;
 use rapport_store::page::Page;
 
@@ -17,11 +17,21 @@ use crate::http::etag::Precondition;
 /// current stage records nothing.
 /// # Errors
 /// 403 without `contacts:write`; 404; 412; 422 `stage_transition_not_allowed`.
-pub async fn change_stage(app: &App, who: &Caller, id: ContactId, to: Stage, reason: Option<&str>, precondition: Precondition) -> Result<rapport_domain::contact::Contact, ApiError> {
+pub async fn change_stage(
+    app: &App,
+    who: &Caller,
+    id: ContactId,
+    to: Stage,
+    reason: Option<&str>,
+    precondition: Precondition,
+) -> Result<rapport_domain::contact::Contact, ApiError> {
     who.require(Scope::ContactsWrite)?;
-    let reason = lifecycle::reason(reason, "/reason").map_err(|e| ApiError::Domain(rapport_domain::DomainError::Invalid(vec![e])))?;
+    let reason = lifecycle::reason(reason, "/reason")
+        .map_err(|e| ApiError::Domain(rapport_domain::DomainError::Invalid(vec![e])))?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id).await.or_not_found("contact")?;
+    let before = contacts::get_for_update(&tx, who.workspace(), id)
+        .await
+        .or_not_found("contact")?;
     precondition.check(before.version)?;
     let authority = Authority {
         may_override: who.has(Scope::LifecycleOverride),
@@ -40,8 +50,16 @@ pub async fn change_stage(app: &App, who: &Caller, id: ContactId, to: Stage, rea
 /// A contact's recorded transitions, oldest first.
 /// # Errors
 /// 403 without `contacts:read`; 404.
-pub async fn history(app: &App, who: &Caller, id: ContactId, after: Option<uuid::Uuid>, limit: u64) -> Result<Page<Transition>, ApiError> {
+pub async fn history(
+    app: &App,
+    who: &Caller,
+    id: ContactId,
+    after: Option<uuid::Uuid>,
+    limit: u64,
+) -> Result<Page<Transition>, ApiError> {
     who.require(Scope::ContactsRead)?;
-    contacts::get(app.db.read(), who.workspace(), id).await.or_not_found("contact")?;
+    contacts::get(app.db.read(), who.workspace(), id)
+        .await
+        .or_not_found("contact")?;
     Ok(rapport_store::lifecycle::list(app.db.read(), who.workspace(), id, after, limit).await?)
 }

@@ -36,7 +36,13 @@ pub fn page_size(limit: Option<u64>) -> Result<u64, crate::error::ApiError> {
 }
 
 /// An event about `object` caused by the caller at `at`, with extra data merged in.
-pub fn event(kind: EventType, who: &Caller, at: chrono::DateTime<chrono::Utc>, object: &impl Serialize, extra: Option<serde_json::Value>) -> Event {
+pub fn event(
+    kind: EventType,
+    who: &Caller,
+    at: chrono::DateTime<chrono::Utc>,
+    object: &impl Serialize,
+    extra: Option<serde_json::Value>,
+) -> Event {
     let mut data = json!({ "object": object });
     if let (Some(serde_json::Value::Object(extra)), Some(d)) = (extra, data.as_object_mut()) {
         d.extend(extra);

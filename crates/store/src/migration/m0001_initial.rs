@@ -204,7 +204,7 @@ fn index(name: &str, table: impl IntoIden, cols: &[&str]) -> IndexCreateStatemen
     for c in cols {
         i.col(Alias::new(*c));
     }
-    i.to_owned()
+    i
 }
 
 #[async_trait::async_trait]
@@ -237,7 +237,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // Token requests name only the client id.
-        m.create_index(index("api_clients_id", ApiClients::Table, &["id"]).unique().to_owned()).await?;
+        m.create_index(index("api_clients_id", ApiClients::Table, &["id"]).unique().to_owned())
+            .await?;
 
         m.create_table(
             Table::create()
@@ -257,9 +258,18 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("companies_domain", Companies::Table, &["workspace_id", "domain"]).unique().to_owned())
-            .await?;
-        m.create_index(index("companies_updated", Companies::Table, &["workspace_id", "updated_at", "id"])).await?;
+        m.create_index(
+            index("companies_domain", Companies::Table, &["workspace_id", "domain"])
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "companies_updated",
+            Companies::Table,
+            &["workspace_id", "updated_at", "id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -295,16 +305,30 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("contacts_email", Contacts::Table, &["workspace_id", "email_key"]).unique().to_owned())
-            .await?;
-        m.create_index(index("contacts_updated", Contacts::Table, &["workspace_id", "updated_at", "id"])).await?;
+        m.create_index(
+            index("contacts_email", Contacts::Table, &["workspace_id", "email_key"])
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "contacts_updated",
+            Contacts::Table,
+            &["workspace_id", "updated_at", "id"],
+        ))
+        .await?;
         m.create_index(index(
             "contacts_stage_updated",
             Contacts::Table,
             &["workspace_id", "lifecycle_stage", "updated_at", "id"],
         ))
         .await?;
-        m.create_index(index("contacts_company", Contacts::Table, &["workspace_id", "company_id", "id"])).await?;
+        m.create_index(index(
+            "contacts_company",
+            Contacts::Table,
+            &["workspace_id", "company_id", "id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -322,7 +346,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("contact_tags_contact", ContactTags::Table, &["workspace_id", "contact_id"])).await?;
+        m.create_index(index(
+            "contact_tags_contact",
+            ContactTags::Table,
+            &["workspace_id", "contact_id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -337,7 +366,10 @@ impl MigrationTrait for Migration {
                         .col(ContactExternalIds::Source)
                         .col(ContactExternalIds::ExternalId),
                 )
-                .foreign_key(&mut to_contact(ContactExternalIds::Table, ContactExternalIds::ContactId))
+                .foreign_key(&mut to_contact(
+                    ContactExternalIds::Table,
+                    ContactExternalIds::ContactId,
+                ))
                 .to_owned(),
         )
         .await?;
@@ -371,7 +403,10 @@ impl MigrationTrait for Migration {
                         .col(LifecycleTransitions::WorkspaceId)
                         .col(LifecycleTransitions::Id),
                 )
-                .foreign_key(&mut to_contact(LifecycleTransitions::Table, LifecycleTransitions::ContactId))
+                .foreign_key(&mut to_contact(
+                    LifecycleTransitions::Table,
+                    LifecycleTransitions::ContactId,
+                ))
                 .to_owned(),
         )
         .await?;
@@ -455,7 +490,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("idempotency_keys_expiry", IdempotencyKeys::Table, &["expires_at"])).await?;
+        m.create_index(index(
+            "idempotency_keys_expiry",
+            IdempotencyKeys::Table,
+            &["expires_at"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()

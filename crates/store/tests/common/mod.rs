@@ -1,6 +1,7 @@
 //! A fresh database per test: SQLite in a temporary directory, or a new PostgreSQL
 //! database on the server named by `RAPPORT_TEST_POSTGRES_URL` (dropped afterwards).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use rapport_domain::WorkspaceId;
@@ -42,16 +43,25 @@ impl TestDb {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
         db.migrate().await.unwrap();
-        Self { db, _dir: Some(dir), pg: None }
+        Self {
+            db,
+            _dir: Some(dir),
+            pg: None,
+        }
     }
 
     pub async fn postgres() -> Option<Self> {
-        let admin = std::env::var("RAPPORT_TEST_POSTGRES_URL").ok().filter(|u| !u.trim().is_empty())?;
+        let admin = std::env::var("RAPPORT_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
         let name = format!("rapport_s_{}", uuid::Uuid::now_v7().simple());
         let mut c = sqlx::PgConnection::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("RAPPORT_TEST_POSTGRES_URL is set but unreachable: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut c).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut c)
+            .await
+            .unwrap();
         let _ = c.close().await;
         let base = admin.split('?').next().unwrap();
         let root = &base[..base.rfind('/').unwrap()];
@@ -70,12 +80,17 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = self.pg.take() {
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                            .execute(&mut c)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut c)
+                        .await;
                     }
                 });
             })

@@ -1,0 +1,39 @@
+# Rapport — developer commands. `make test` is what CI runs.
+
+# PostgreSQL for the store and black-box suites; set it empty to test on SQLite only.
+RAPPORT_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+export RAPPORT_TEST_POSTGRES_URL
+
+NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: run build test lint fmt schema ci
+
+## run: start the server on ./rapport.db (SQLite)
+run:
+	cargo run --release
+
+build:
+	cargo build --workspace --all-targets
+
+## test: every suite (domain, store on SQLite and PostgreSQL, black-box over HTTP)
+test:
+	cargo build -p rapport-api --bin rapport
+ifeq ($(NEXTEST),yes)
+	cargo nextest run --workspace --no-fail-fast
+else
+	cargo test --workspace --no-fail-fast
+endif
+
+## lint: formatting and clippy (pedantic, warnings are errors)
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## schema: regenerate schema/schema.graphql and openapi/openapi.json
+schema:
+	cargo run -q -p rapport-api -- export-schema
+
+ci: lint test
