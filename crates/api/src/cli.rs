@@ -13,7 +13,11 @@ use crate::service;
 
 /// Rapport, a headless CRM.
 #[derive(Debug, Parser)]
-#[command(name = "rapport", version, about)]
+#[command(
+    name = "rapport",
+    version,
+    about = "Rapport, a headless CRM: contacts, companies and lifecycle stages over REST and GraphQL."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
