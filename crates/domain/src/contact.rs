@@ -544,4 +544,85 @@ mod tests {
         assert_eq!(c2.tags, vec!["b2b"]);
         assert!(c2.retagged(&["b2b".into()], &[], Utc::now()).unwrap().is_none());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text_patch(values: &'static [&'static str]) -> impl Strategy<Value = Patch<String>> {
+            prop_oneof![
+                Just(Patch::Absent),
+                Just(Patch::Clear),
+                proptest::sample::select(values).prop_map(|v| Patch::Set(v.to_owned())),
+            ]
+        }
+
+        fn any_input() -> impl Strategy<Value = ContactInput> {
+            (
+                text_patch(&["ada@example.com", "Ada@Example.COM", "grace@navy.mil", "not-an-email"]),
+                text_patch(&["+44 20 7946 0000", "0301234567", "call me"]),
+                text_patch(&["Ada", " Grace ", ""]),
+                text_patch(&["de", "en-GB", "??"]),
+                proptest::option::of(proptest::collection::btree_map(
+                    proptest::sample::select(&["shopify", "erp", "Bad Source"][..]).prop_map(str::to_owned),
+                    proptest::option::of(proptest::sample::select(&["1", "2", " "][..]).prop_map(str::to_owned)),
+                    0..3,
+                )),
+                prop_oneof![
+                    Just(Patch::Absent),
+                    Just(Patch::Clear),
+                    proptest::collection::vec(
+                        proptest::sample::select(&["VIP", "vip", "b2b", ""][..]).prop_map(str::to_owned),
+                        0..4
+                    )
+                    .prop_map(Patch::Set),
+                ],
+                prop_oneof![Just(Patch::Absent), (-5i64..5).prop_map(Patch::Set)],
+            )
+                .prop_map(|(email, phone, first_name, locale, external_ids, tags, lead_score)| {
+                    ContactInput {
+                        email,
+                        phone,
+                        first_name,
+                        locale,
+                        external_ids,
+                        tags,
+                        lead_score,
+                        ..Default::default()
+                    }
+                })
+        }
+
+        proptest! {
+            /// An upsert that re-sends what it sent before changes nothing, so shops can
+            /// sync repeatedly without producing versions or events.
+            #[test]
+            fn applying_the_same_changes_twice_changes_nothing_the_second_time(base in any_input(), again in any_input()) {
+                let schema = AttributeSchema::default();
+                let Ok(start) = base.validate(&schema) else { return Ok(()) };
+                let Ok(contact) = Contact::create(ContactId::new(), WorkspaceId::new(), start, Utc::now()) else { return Ok(()) };
+                let Ok(changes) = again.validate(&schema) else { return Ok(()) };
+                let Ok(first) = contact.apply(changes.clone(), Authority::default(), Utc::now()) else { return Ok(()) };
+                let second = first.contact.apply(changes, Authority::default(), Utc::now()).unwrap();
+                prop_assert!(!second.changed);
+                prop_assert_eq!(second.contact, first.contact);
+            }
+
+            /// Fields a patch does not mention keep their values.
+            #[test]
+            fn a_patch_leaves_unmentioned_fields_alone(base in any_input(), tags in proptest::collection::vec("[a-z]{1,5}", 0..3)) {
+                let schema = AttributeSchema::default();
+                let Ok(start) = base.validate(&schema) else { return Ok(()) };
+                let Ok(contact) = Contact::create(ContactId::new(), WorkspaceId::new(), start, Utc::now()) else { return Ok(()) };
+                let only_tags = ContactInput { tags: Patch::Set(tags), ..Default::default() }.validate(&schema).unwrap();
+                let next = contact.apply(only_tags, Authority::default(), Utc::now()).unwrap().contact;
+                prop_assert_eq!(&next.email, &contact.email);
+                prop_assert_eq!(&next.phone, &contact.phone);
+                prop_assert_eq!(&next.first_name, &contact.first_name);
+                prop_assert_eq!(&next.external_ids, &contact.external_ids);
+                prop_assert_eq!(next.lead_score, contact.lead_score);
+                prop_assert_eq!(&next.stage, &contact.stage);
+            }
+        }
+    }
 }

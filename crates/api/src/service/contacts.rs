@@ -288,11 +288,33 @@ pub async fn upsert_by_email(
     }
     input.email = Patch::Set(email.as_str().to_owned());
     let changes = input.validate(&schema(app, who).await?)?;
-    let tx = app.db.begin().await?;
-    let found = contacts::find_by_email(&tx, who.workspace(), &email).await?;
-    let result = create_or_apply(&tx, who, found, changes, precondition).await?;
-    super::commit(tx).await?;
-    Ok(result)
+    upsert(app, who, Natural::Email, changes, precondition).await
+}
+
+/// Resolves and writes an upsert. Two concurrent upserts of one new contact may both
+/// try to create it; the loser of that race retries once and updates instead.
+async fn upsert(
+    app: &App,
+    who: &Caller,
+    key: Natural,
+    changes: ContactChanges,
+    precondition: Precondition,
+) -> Result<(Contact, Outcome), ApiError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let tx = app.db.begin().await?;
+        let found = resolve(&tx, who, key, &changes).await?;
+        let creating = found.is_none();
+        match create_or_apply(&tx, who, found, changes.clone(), precondition).await {
+            Ok(result) => {
+                super::commit(tx).await?;
+                return Ok(result);
+            }
+            Err(ApiError::Conflict { .. }) if creating && attempts < 2 => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Creates or updates the contact with this external id. An unknown external id is
@@ -324,20 +346,27 @@ pub async fn upsert_by_external_id(
         }
     }
     let changes = input.validate(&schema(app, who).await?)?;
-    let tx = app.db.begin().await?;
-    let found = resolve(&tx, who, &changes).await?;
-    let result = create_or_apply(&tx, who, found, changes, precondition).await?;
-    super::commit(tx).await?;
-    Ok(result)
+    upsert(app, who, Natural::ExternalIds, changes, precondition).await
 }
 
-/// Finds the contact an upsert refers to: by any of its external ids, then by email.
-async fn resolve(tx: &Tx, who: &Caller, changes: &ContactChanges) -> Result<Option<Contact>, ApiError> {
-    for (source, id) in &changes.external_ids {
-        if let Some(id) = id
-            && let Some(c) = contacts::find_by_external_id(tx, who.workspace(), source, id).await?
-        {
-            return Ok(Some(c));
+/// Which natural key an upsert matches on first.
+#[derive(Clone, Copy, Debug)]
+enum Natural {
+    /// The email only (`PUT /v1/contacts/by-email/{email}`).
+    Email,
+    /// Any of the external ids, then the email (by external id, and batches).
+    ExternalIds,
+}
+
+/// Finds the contact an upsert refers to.
+async fn resolve(tx: &Tx, who: &Caller, key: Natural, changes: &ContactChanges) -> Result<Option<Contact>, ApiError> {
+    if let Natural::ExternalIds = key {
+        for (source, id) in &changes.external_ids {
+            if let Some(id) = id
+                && let Some(c) = contacts::find_by_external_id(tx, who.workspace(), source, id).await?
+            {
+                return Ok(Some(c));
+            }
         }
     }
     if let Patch::Set(email) = &changes.email {
@@ -382,7 +411,7 @@ pub async fn batch_upsert(
         };
         let sp = rapport_store::savepoint(&tx).await?;
         let r = async {
-            let found = resolve(&sp, who, &changes).await?;
+            let found = resolve(&sp, who, Natural::ExternalIds, &changes).await?;
             create_or_apply(&sp, who, found, changes, Precondition::None).await
         }
         .await;
