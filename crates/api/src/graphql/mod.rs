@@ -2,6 +2,7 @@
 //! REST; errors carry the same `code` in `extensions`.
 
 mod companies;
+mod contact_mutations;
 mod contacts;
 mod loaders;
 
@@ -21,7 +22,7 @@ pub struct Query(contacts::ContactQuery, companies::CompanyQuery);
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(contacts::ContactMutation, companies::CompanyMutation);
+pub struct Mutation(contact_mutations::ContactMutation, companies::CompanyMutation);
 
 /// The schema type.
 pub type RapportSchema = Schema<Query, Mutation, EmptySubscription>;

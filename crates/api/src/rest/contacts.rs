@@ -189,7 +189,7 @@ pub async fn upsert_by_email(
     body: Json<ContactWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let (c, outcome) =
-        service::contacts::upsert_by_email(&app, &who, &email, body.into_inner().into(), etag::if_match(&req)?).await?;
+        service::upserts::upsert_by_email(&app, &who, &email, body.into_inner().into(), etag::if_match(&req)?).await?;
     Ok(upserted(&c, outcome))
 }
 
@@ -208,7 +208,7 @@ pub async fn upsert_by_external_id(
     body: Json<ContactWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let (source, id) = path.into_inner();
-    let (c, outcome) = service::contacts::upsert_by_external_id(
+    let (c, outcome) = service::upserts::upsert_by_external_id(
         &app,
         &who,
         &source,
@@ -291,12 +291,12 @@ pub async fn retag(
     responses((status = 200, body = BatchResult), WriteErrors), security(("bearer" = ["contacts:write"])))]
 pub async fn batch_upsert(app: web::Data<App>, who: Caller, body: Json<BatchUpsert>) -> Result<HttpResponse, ApiError> {
     let items = body.into_inner().items;
-    service::contacts::check_batch_size(items.len())?;
+    service::upserts::check_batch_size(items.len())?;
     let inputs = items
         .into_iter()
         .map(|v| crate::http::json::from_value::<ContactWrite>(v).map(Into::into))
         .collect();
-    let results = service::contacts::batch_upsert(&app, &who, inputs).await?;
+    let results = service::upserts::batch_upsert(&app, &who, inputs).await?;
     let mut out = BatchResult {
         results: Vec::with_capacity(results.len()),
         created: 0,

@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod companies;
 pub mod contacts;
 pub mod lifecycle;
+pub mod upserts;
 
 use rapport_domain::event::{Event, EventType};
 use serde::Serialize;

@@ -1,0 +1,207 @@
+//! Upserts: by email, by external id, and in batches of up to [`MAX_BATCH`].
+
+use rapport_domain::DomainError;
+use rapport_domain::contact::{Contact, ContactChanges, ContactInput};
+use rapport_domain::email::Email;
+use rapport_domain::patch::Patch;
+use rapport_domain::scope::Scope;
+use rapport_store::{Tx, contacts};
+
+use super::Outcome;
+use super::contacts::{create_or_apply, schema};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::http::etag::Precondition;
+
+/// Most items in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// Creates or updates the contact with this email.
+/// # Errors
+/// As [`update`]; 422 when the body names another email.
+pub async fn upsert_by_email(
+    app: &App,
+    who: &Caller,
+    email: &str,
+    mut input: ContactInput,
+    precondition: Precondition,
+) -> Result<(Contact, Outcome), ApiError> {
+    who.require(Scope::ContactsWrite)?;
+    let email = Email::parse(email, "/email")?;
+    if let Patch::Set(body) = &input.email
+        && Email::parse(body, "/email")?.key() != email.key()
+    {
+        return Err(ApiError::invalid(
+            "/email",
+            "mismatch",
+            "must match the email in the path, or be left out",
+        ));
+    }
+    input.email = Patch::Set(email.as_str().to_owned());
+    let changes = input.validate(&schema(app, who).await?)?;
+    upsert(app, who, Natural::Email, changes, precondition).await
+}
+
+/// Resolves and writes an upsert. Two concurrent upserts of one new contact may both
+/// try to create it; the loser of that race retries once and updates instead.
+async fn upsert(
+    app: &App,
+    who: &Caller,
+    key: Natural,
+    changes: ContactChanges,
+    precondition: Precondition,
+) -> Result<(Contact, Outcome), ApiError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let tx = app.db.begin().await?;
+        let found = resolve(&tx, who, key, &changes).await?;
+        let creating = found.is_none();
+        match create_or_apply(&tx, who, found, changes.clone(), precondition).await {
+            Ok(result) => {
+                super::commit(tx).await?;
+                return Ok(result);
+            }
+            Err(ApiError::Conflict { .. }) if creating && attempts < 2 => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Creates or updates the contact with this external id. An unknown external id is
+/// attached to the contact with the body's email when there is one, so a shop's first
+/// sync does not duplicate people the CRM already knows.
+/// # Errors
+/// As [`update`]; 422 when the body gives another id for the same source.
+pub async fn upsert_by_external_id(
+    app: &App,
+    who: &Caller,
+    source: &str,
+    id: &str,
+    mut input: ContactInput,
+    precondition: Precondition,
+) -> Result<(Contact, Outcome), ApiError> {
+    who.require(Scope::ContactsWrite)?;
+    let (source, id) = rapport_domain::contact::external_id(source, id, "/external_ids")?;
+    let ids = input.external_ids.get_or_insert_with(Default::default);
+    match ids.get(&source) {
+        Some(Some(other)) if *other != id => {
+            return Err(ApiError::invalid(
+                format!("/external_ids/{}", rapport_domain::error::pointer_token(&source)),
+                "mismatch",
+                "must match the external id in the path, or be left out",
+            ));
+        }
+        _ => {
+            ids.insert(source.clone(), Some(id.clone()));
+        }
+    }
+    let changes = input.validate(&schema(app, who).await?)?;
+    upsert(app, who, Natural::ExternalIds, changes, precondition).await
+}
+
+/// Which natural key an upsert matches on first.
+#[derive(Clone, Copy, Debug)]
+enum Natural {
+    /// The email only (`PUT /v1/contacts/by-email/{email}`).
+    Email,
+    /// Any of the external ids, then the email (by external id, and batches).
+    ExternalIds,
+}
+
+/// Finds the contact an upsert refers to.
+async fn resolve(tx: &Tx, who: &Caller, key: Natural, changes: &ContactChanges) -> Result<Option<Contact>, ApiError> {
+    if let Natural::ExternalIds = key {
+        for (source, id) in &changes.external_ids {
+            if let Some(id) = id
+                && let Some(c) = contacts::find_by_external_id(tx, who.workspace(), source, id).await?
+            {
+                return Ok(Some(c));
+            }
+        }
+    }
+    if let Patch::Set(email) = &changes.email {
+        return Ok(contacts::find_by_email(tx, who.workspace(), email).await?);
+    }
+    Ok(None)
+}
+
+/// The result of one batch item.
+pub type ItemResult = Result<(Contact, Outcome), ApiError>;
+
+/// Upserts up to [`MAX_BATCH`] contacts in one transaction, each item in its own
+/// savepoint: a failing item is rolled back and reported, the others are committed.
+/// Items that could not even be read arrive as errors and are reported as they are.
+/// # Errors
+/// 403; 422 for more than [`MAX_BATCH`] items. Item failures are in the results.
+pub async fn batch_upsert(
+    app: &App,
+    who: &Caller,
+    items: Vec<Result<ContactInput, ApiError>>,
+) -> Result<Vec<ItemResult>, ApiError> {
+    who.require(Scope::ContactsWrite)?;
+    check_batch_size(items.len())?;
+    let schema = schema(app, who).await?;
+    let parsed: Vec<Result<ContactChanges, ApiError>> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.and_then(|input| input.validate(&schema).map_err(ApiError::from))
+                .map_err(|e| under(e, &format!("/items/{i}")))
+        })
+        .collect();
+    let tx = app.db.begin().await?;
+    let mut results = Vec::with_capacity(parsed.len());
+    for (i, p) in parsed.into_iter().enumerate() {
+        let changes = match p {
+            Ok(c) => c,
+            Err(e) => {
+                results.push(Err(e));
+                continue;
+            }
+        };
+        let sp = rapport_store::savepoint(&tx).await?;
+        let r = async {
+            let found = resolve(&sp, who, Natural::ExternalIds, &changes).await?;
+            create_or_apply(&sp, who, found, changes, Precondition::None).await
+        }
+        .await;
+        match r {
+            Ok(ok) => {
+                super::commit(sp).await?;
+                results.push(Ok(ok));
+            }
+            Err(e) => {
+                sp.rollback().await.map_err(rapport_store::StoreError::from)?;
+                results.push(Err(under(e, &format!("/items/{i}"))));
+            }
+        }
+    }
+    super::commit(tx).await?;
+    Ok(results)
+}
+
+/// Refuses batches over [`MAX_BATCH`] items.
+/// # Errors
+/// 422 `validation_failed` at `/items`.
+pub fn check_batch_size(n: usize) -> Result<(), ApiError> {
+    if n > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "/items",
+            "too_many",
+            format!("at most {MAX_BATCH} items per batch; got {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Re-locates field errors under a batch item.
+fn under(e: ApiError, prefix: &str) -> ApiError {
+    match e {
+        ApiError::Domain(DomainError::Invalid(errs)) => ApiError::Domain(DomainError::Invalid(
+            errs.into_iter().map(|f| f.under(prefix)).collect(),
+        )),
+        other => other,
+    }
+}
