@@ -92,6 +92,11 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
                     .route(web::post().to(graphql::post))
                     .route(web::get().to(graphql::graphiql)),
             )
+            .service(web::resource("/docs").route(web::get().to(|| async {
+                actix_web::HttpResponse::PermanentRedirect()
+                    .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+                    .finish()
+            })))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/docs/openapi.json", openapi::document()))
             .default_service(web::to(rest::not_found))
     })

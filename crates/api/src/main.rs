@@ -6,7 +6,31 @@ use rapport_api::config::Settings;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let message = e.render().to_string();
+            eprintln!("{message}");
+            // The error without clap's usage and hint lines, on one line.
+            let summary = message
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            println!(
+                "{}",
+                serde_json::json!({ "error": summary.trim_start_matches("error: ") })
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let (settings, warnings) = match Settings::load() {
         Ok(s) => s,
         Err(e) => {

@@ -2,8 +2,8 @@
 //! configured identity provider. Both are JWTs with the claims `sub`, `ws` and `scope`;
 //! `exp`, `nbf`, `iss`, `aud` and the algorithm allow-list are enforced.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -68,6 +68,7 @@ pub struct Tokens {
     audience: String,
     ttl: u64,
     client_status: Mutex<HashMap<ApiClientId, (bool, Instant)>>,
+    known_workspaces: RwLock<HashSet<WorkspaceId>>,
 }
 
 /// An issued token.
@@ -155,6 +156,7 @@ impl Tokens {
             audience: settings.token_audience.clone(),
             ttl: settings.token_ttl_seconds,
             client_status: Mutex::new(HashMap::new()),
+            known_workspaces: RwLock::new(HashSet::new()),
         })
     }
 
@@ -239,6 +241,9 @@ impl Tokens {
             if claims.sub.is_empty() || claims.sub.len() > 255 {
                 return Err(invalid("the sub claim is empty or too long"));
             }
+            if !self.workspace_exists(db, workspace).await? {
+                return Err(invalid("the ws claim names no workspace"));
+            }
             Ok(Caller::new(
                 workspace,
                 scopes,
@@ -262,6 +267,26 @@ impl Tokens {
             .is_some_and(|(c, _)| c.revoked_at.is_none());
         self.remember(id, active);
         Ok(active)
+    }
+
+    /// Whether a workspace exists. Workspaces are never removed, so a positive answer is
+    /// remembered.
+    async fn workspace_exists(&self, db: &Db, ws: WorkspaceId) -> Result<bool, ApiError> {
+        if self.known_workspaces.read().is_ok_and(|k| k.contains(&ws)) {
+            return Ok(true);
+        }
+        match rapport_store::workspaces::get(db.read(), ws).await {
+            Ok(_) => {
+                if let Ok(mut k) = self.known_workspaces.write()
+                    && k.len() < 100_000
+                {
+                    k.insert(ws);
+                }
+                Ok(true)
+            }
+            Err(rapport_store::StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Records a client's status (called on revocation so it applies at once here).

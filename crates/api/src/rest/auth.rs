@@ -105,6 +105,14 @@ pub async fn token(app: web::Data<App>, req: HttpRequest, mut payload: web::Payl
     };
     let basic = basic_credentials(&req);
     let (client_id, client_secret) = match &basic {
+        Some(_) if body.client_secret.is_some() => {
+            // RFC 6749 §2.3: a client uses one authentication method per request.
+            let e = GrantError {
+                error: "invalid_request",
+                description: "send the client credentials either as HTTP Basic or in the body, not both".into(),
+            };
+            return Ok(refused(e, false));
+        }
         Some((id, secret)) => (Some(id.as_str()), Some(secret.as_str())),
         None => (body.client_id.as_deref(), body.client_secret.as_deref()),
     };
