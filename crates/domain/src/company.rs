@@ -36,7 +36,7 @@ pub struct CompanyInput {
     pub domain: Patch<String>,
     pub industry: Patch<String>,
     pub size: Patch<i64>,
-    pub attributes: Option<Map<String, Value>>,
+    pub attributes: Patch<Map<String, Value>>,
 }
 
 /// Validated company changes.
@@ -46,7 +46,8 @@ pub struct CompanyChanges {
     pub domain: Patch<String>,
     pub industry: Patch<String>,
     pub size: Patch<i64>,
-    pub attributes: Map<String, Value>,
+    /// `Clear` removes every attribute; `Set` merges by key.
+    pub attributes: Patch<Map<String, Value>>,
 }
 
 /// Normalises a company domain: scheme, path, port and a leading `www.` are dropped, the
@@ -128,11 +129,14 @@ impl CompanyInput {
             other => other,
         };
         let attributes = match self.attributes {
-            None => Map::new(),
-            Some(a) => schema.check_patch(a, "/attributes").unwrap_or_else(|e| {
-                errors.extend(e);
-                Map::new()
-            }),
+            Patch::Set(a) => schema.check_patch(a, "/attributes").map_or_else(
+                |e| {
+                    errors.extend(e);
+                    Patch::Absent
+                },
+                Patch::Set,
+            ),
+            other => other,
         };
         errors.finish()?;
         Ok(CompanyChanges {
@@ -182,8 +186,10 @@ impl Company {
         self.domain = c.domain.apply(self.domain);
         self.industry = c.industry.apply(self.industry);
         self.size = c.size.apply(self.size);
-        if !c.attributes.is_empty() {
-            self.attributes = attributes::merge(&self.attributes, &c.attributes);
+        match c.attributes {
+            Patch::Absent => {}
+            Patch::Clear => self.attributes.clear(),
+            Patch::Set(a) => self.attributes = attributes::merge(&self.attributes, &a),
         }
         self
     }

@@ -2,7 +2,6 @@
 
 use rapport_domain::company::Company;
 use rapport_domain::{CompanyId, WorkspaceId};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -46,6 +45,7 @@ fn active(c: &Company) -> company::ActiveModel {
         workspace_id: Set(c.workspace_id.uuid()),
         id: Set(c.id.uuid()),
         name: Set(c.name.clone()),
+        name_key: Set(c.name.to_lowercase()),
         domain: Set(c.domain.clone()),
         industry: Set(c.industry.clone()),
         size: Set(c.size),
@@ -189,7 +189,7 @@ pub async fn list(
         q = q.filter(C::Domain.eq(d.to_lowercase()));
     }
     if let Some(text) = &filter.q {
-        q = q.filter(Expr::expr(Func::lower(Expr::col(C::Name))).like(contains_pattern(text)));
+        q = q.filter(C::NameKey.like(contains_pattern(text)));
     }
     if let Some(t) = filter.updated_since {
         q = q.filter(C::UpdatedAt.gte(t));

@@ -7,7 +7,7 @@ use rapport_domain::contact::Contact;
 use rapport_domain::email::Email;
 use rapport_domain::lifecycle::{Stage, StageState};
 use rapport_domain::{CompanyId, ContactId, WorkspaceId};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -80,6 +80,7 @@ fn active(c: &Contact) -> contact::ActiveModel {
         id: Set(c.id.uuid()),
         email: Set(c.email.as_ref().map(|e| e.as_str().to_owned())),
         email_key: Set(c.email.as_ref().map(Email::key)),
+        search_text: Set(search_text(c)),
         phone: Set(c.phone.clone()),
         first_name: Set(c.first_name.clone()),
         last_name: Set(c.last_name.clone()),
@@ -342,16 +343,30 @@ pub async fn linked_to_company(
         .collect()
 }
 
+/// Separates the parts of `search_text`; a search word never contains it, so no match
+/// spans two parts.
+const SEP: char = '\u{1f}';
+
+/// The case-folded text a contact is searched by. Folding happens here, with Unicode
+/// rules, because SQLite's `lower()` only folds ASCII.
+fn search_text(c: &Contact) -> String {
+    let parts = [
+        c.first_name.as_deref(),
+        c.last_name.as_deref(),
+        c.email.as_ref().map(Email::as_str),
+    ];
+    parts
+        .iter()
+        .flatten()
+        .map(|p| p.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(&SEP.to_string())
+}
+
 fn search(q: &str) -> Condition {
     let mut all = Condition::all();
     for word in q.split_whitespace().take(8) {
-        let like = |col: contact::Column| Expr::expr(Func::lower(Expr::col(col))).like(contains_pattern(word));
-        all = all.add(
-            Condition::any()
-                .add(like(contact::Column::FirstName))
-                .add(like(contact::Column::LastName))
-                .add(like(contact::Column::EmailKey)),
-        );
+        all = all.add(contact::Column::SearchText.like(contains_pattern(word)));
     }
     all
 }

@@ -84,7 +84,7 @@ async fn attribute_use_is_detected_in_json_on_both_databases(db: Db) {
     let schema = attributes::schema(&tx, ws, AttributeEntity::Contact).await.unwrap();
     let changes = ContactInput {
         email: Patch::Set("a@x.io".into()),
-        attributes: Some(json!({"tier": "gold", "score": 3}).as_object().unwrap().clone()),
+        attributes: Patch::Set(serde_json::from_value(json!({"tier": "gold", "score": 3})).unwrap()),
         ..Default::default()
     }
     .validate(&schema)

@@ -64,7 +64,7 @@ pub struct CompanyWrite {
     pub size: Patch<i64>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
+    pub attributes: Patch<Map<String, Value>>,
 }
 
 impl From<CompanyWrite> for CompanyInput {

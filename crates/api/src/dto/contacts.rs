@@ -156,17 +156,20 @@ pub struct ContactWrite {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub company_id: Patch<Uuid>,
-    /// Merged by source; `null` for a source removes it.
+    /// Merged by source; `null` for a source removes it, `null` for the whole map
+    /// removes every external id.
     #[serde(default)]
-    pub external_ids: Option<BTreeMap<String, Option<String>>>,
+    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    pub external_ids: Patch<BTreeMap<String, Option<String>>>,
     /// Replaces the whole tag set (use `POST /v1/contacts/{id}/tags` to add or remove).
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub tags: Patch<Vec<String>>,
-    /// Merged by key; `null` for a key removes it.
+    /// Merged by key; `null` for a key removes it, `null` for the whole object removes
+    /// every attribute.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
+    pub attributes: Patch<Map<String, Value>>,
     /// On update, moves through the lifecycle rules (a backward move needs
     /// `POST /v1/contacts/{id}/lifecycle` with a reason).
     #[serde(default)]

@@ -82,7 +82,7 @@ pub struct CompanyInputGql {
     pub domain: MaybeUndefined<String>,
     pub industry: MaybeUndefined<String>,
     pub size: MaybeUndefined<i64>,
-    pub attributes: Option<Json<Map<String, Value>>>,
+    pub attributes: MaybeUndefined<Json<Map<String, Value>>>,
 }
 
 impl From<CompanyInputGql> for CompanyInput {
@@ -92,7 +92,7 @@ impl From<CompanyInputGql> for CompanyInput {
             domain: patch(i.domain),
             industry: patch(i.industry),
             size: patch(i.size),
-            attributes: i.attributes.map(|j| j.0),
+            attributes: patch(i.attributes).map(|j| j.0),
         }
     }
 }

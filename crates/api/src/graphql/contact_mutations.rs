@@ -27,11 +27,11 @@ pub struct ContactInputGql {
     pub country: MaybeUndefined<String>,
     pub company_id: MaybeUndefined<ID>,
     /// Merged by source; `null` for a source removes it.
-    pub external_ids: Option<Json<BTreeMap<String, Option<String>>>>,
+    pub external_ids: MaybeUndefined<Json<BTreeMap<String, Option<String>>>>,
     /// Replaces the whole tag set.
     pub tags: MaybeUndefined<Vec<String>>,
     /// Merged by key; `null` for a key removes it.
-    pub attributes: Option<Json<Map<String, Value>>>,
+    pub attributes: MaybeUndefined<Json<Map<String, Value>>>,
     pub lifecycle_stage: MaybeUndefined<LifecycleStage>,
     pub lead_score: MaybeUndefined<i64>,
     pub owner_id: MaybeUndefined<String>,
@@ -58,9 +58,9 @@ impl TryFrom<ContactInputGql> for ContactInput {
             locale: patch(i.locale),
             country: patch(i.country),
             company_id,
-            external_ids: i.external_ids.map(|j| j.0),
+            external_ids: patch(i.external_ids).map(|j| j.0),
             tags: patch(i.tags),
-            attributes: i.attributes.map(|j| j.0),
+            attributes: patch(i.attributes).map(|j| j.0),
             lifecycle_stage: patch(i.lifecycle_stage).map(Stage::from),
             lead_score: patch(i.lead_score),
             owner_id: patch(i.owner_id),

@@ -141,7 +141,7 @@ pub async fn delete(
 
 /// Lists the company's contacts (same filters as `GET /v1/contacts`).
 #[utoipa::path(get, path = "/v1/companies/{id}/contacts", tag = "companies", params(("id" = Uuid, Path), ContactQuery),
-    responses((status = 200, body = ContactList), ReadErrors), security(("bearer" = ["contacts:read"])))]
+    responses((status = 200, body = ContactList), ReadErrors), security(("bearer" = ["contacts:read", "companies:read"])))]
 #[get("/v1/companies/{id}/contacts")]
 pub async fn contacts(
     app: web::Data<App>,

@@ -143,9 +143,11 @@ pub async fn delete(app: &App, who: &Caller, id: CompanyId, precondition: Precon
     Ok(())
 }
 
-/// A page of companies.
+/// A page of companies. A `domain` filter is normalised as stored domains are, so
+/// `https://www.acme.example` finds `acme.example`.
 /// # Errors
-/// 403 without `companies:read`.
+/// 403 without `companies:read`; 400 `invalid_query` for a domain filter that is not a
+/// domain.
 pub async fn list(
     app: &App,
     who: &Caller,
@@ -155,5 +157,11 @@ pub async fn list(
     limit: u64,
 ) -> Result<Page<Company>, ApiError> {
     who.require(Scope::CompaniesRead)?;
-    Ok(companies::list(app.db.read(), who.workspace(), filter, order, after, limit).await?)
+    let mut filter = filter.clone();
+    if let Some(d) = filter.domain.take() {
+        let normalised = rapport_domain::company::domain(&d, "domain")
+            .map_err(|e| ApiError::bad_request("invalid_query", format!("domain {}", e.message)))?;
+        filter.domain = Some(normalised);
+    }
+    Ok(companies::list(app.db.read(), who.workspace(), &filter, order, after, limit).await?)
 }

@@ -58,7 +58,8 @@ async fn upsert(
         let tx = app.db.begin().await?;
         let found = resolve(&tx, who, key, &changes).await?;
         let creating = found.is_none();
-        match create_or_apply(&tx, who, found, changes.clone(), precondition).await {
+        let changes = keep_stored_email(found.as_ref(), changes.clone());
+        match create_or_apply(&tx, who, found, changes, precondition).await {
             Ok(result) => {
                 super::commit(tx).await?;
                 return Ok(result);
@@ -84,7 +85,17 @@ pub async fn upsert_by_external_id(
 ) -> Result<(Contact, Outcome), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let (source, id) = rapport_domain::contact::external_id(source, id, "/external_ids")?;
-    let ids = input.external_ids.get_or_insert_with(Default::default);
+    let mut ids = match std::mem::take(&mut input.external_ids) {
+        Patch::Set(ids) => ids,
+        Patch::Absent => std::collections::BTreeMap::new(),
+        Patch::Clear => {
+            return Err(ApiError::invalid(
+                "/external_ids",
+                "not_allowed",
+                "cannot be null when upserting by external id",
+            ));
+        }
+    };
     match ids.get(&source) {
         Some(Some(other)) if *other != id => {
             return Err(ApiError::invalid(
@@ -97,6 +108,7 @@ pub async fn upsert_by_external_id(
             ids.insert(source.clone(), Some(id.clone()));
         }
     }
+    input.external_ids = Patch::Set(ids);
     let changes = input.validate(&schema(app, who).await?)?;
     upsert(app, who, Natural::ExternalIds, changes, precondition).await
 }
@@ -110,10 +122,22 @@ enum Natural {
     ExternalIds,
 }
 
+/// An upsert that names the stored email in another letter case does not rewrite it:
+/// shops send addresses as customers typed them, and each sync would otherwise make a
+/// new version. (An explicit PATCH of the email still changes its case.)
+fn keep_stored_email(found: Option<&Contact>, mut changes: ContactChanges) -> ContactChanges {
+    if let (Some(found), Patch::Set(email)) = (found, &changes.email)
+        && found.email.as_ref().is_some_and(|e| e.key() == email.key())
+    {
+        changes.email = Patch::Absent;
+    }
+    changes
+}
+
 /// Finds the contact an upsert refers to.
 async fn resolve(tx: &Tx, who: &Caller, key: Natural, changes: &ContactChanges) -> Result<Option<Contact>, ApiError> {
-    if let Natural::ExternalIds = key {
-        for (source, id) in &changes.external_ids {
+    if let (Natural::ExternalIds, Patch::Set(ids)) = (key, &changes.external_ids) {
+        for (source, id) in ids {
             if let Some(id) = id
                 && let Some(c) = contacts::find_by_external_id(tx, who.workspace(), source, id).await?
             {
@@ -164,6 +188,7 @@ pub async fn batch_upsert(
         let sp = rapport_store::savepoint(&tx).await?;
         let r = async {
             let found = resolve(&sp, who, Natural::ExternalIds, &changes).await?;
+            let changes = keep_stored_email(found.as_ref(), changes);
             create_or_apply(&sp, who, found, changes, Precondition::None).await
         }
         .await;

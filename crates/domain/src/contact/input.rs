@@ -25,10 +25,10 @@ pub struct ContactInput {
     pub country: Patch<String>,
     pub company_id: Patch<CompanyId>,
     /// `null` for a source removes that external id.
-    pub external_ids: Option<BTreeMap<String, Option<String>>>,
+    pub external_ids: Patch<BTreeMap<String, Option<String>>>,
     pub tags: Patch<Vec<String>>,
     /// Merge patch: `null` for a key removes it.
-    pub attributes: Option<Map<String, Value>>,
+    pub attributes: Patch<Map<String, Value>>,
     pub lifecycle_stage: Patch<Stage>,
     pub lead_score: Patch<i64>,
     pub owner_id: Patch<String>,
@@ -44,9 +44,11 @@ pub struct ContactChanges {
     pub locale: Patch<String>,
     pub country: Patch<String>,
     pub company_id: Patch<CompanyId>,
-    pub external_ids: BTreeMap<String, Option<String>>,
+    /// `Clear` removes every external id; `Set` merges by source.
+    pub external_ids: Patch<BTreeMap<String, Option<String>>>,
     pub tags: Option<Vec<String>>,
-    pub attributes: Map<String, Value>,
+    /// `Clear` removes every attribute; `Set` merges by key.
+    pub attributes: Patch<Map<String, Value>>,
     pub stage: Option<Stage>,
     pub lead_score: Option<i64>,
     pub owner_id: Patch<String>,
@@ -67,11 +69,15 @@ pub fn external_id(source: &str, id: &str, pointer: &str) -> Result<(String, Str
 }
 
 fn external_ids(
-    raw: Option<BTreeMap<String, Option<String>>>,
+    raw: Patch<BTreeMap<String, Option<String>>>,
     errors: &mut Errors,
-) -> BTreeMap<String, Option<String>> {
+) -> Patch<BTreeMap<String, Option<String>>> {
+    let ids = match raw {
+        Patch::Set(ids) => ids,
+        Patch::Clear => return Patch::Clear,
+        Patch::Absent => return Patch::Absent,
+    };
     let mut out = BTreeMap::new();
-    let Some(ids) = raw else { return out };
     if ids.len() > MAX_EXTERNAL_IDS {
         errors.push(FieldError::new(
             "/external_ids",
@@ -94,7 +100,7 @@ fn external_ids(
             }
         }
     }
-    out
+    Patch::Set(out)
 }
 
 fn tags(raw: Patch<Vec<String>>, errors: &mut Errors) -> Option<Vec<String>> {
@@ -167,11 +173,14 @@ impl ContactInput {
         let external_ids = external_ids(self.external_ids, &mut errors);
         let tags = tags(self.tags, &mut errors);
         let attributes = match self.attributes {
-            None => Map::new(),
-            Some(a) => schema.check_patch(a, "/attributes").unwrap_or_else(|e| {
-                errors.extend(e);
-                Map::new()
-            }),
+            Patch::Set(a) => schema.check_patch(a, "/attributes").map_or_else(
+                |e| {
+                    errors.extend(e);
+                    Patch::Absent
+                },
+                Patch::Set,
+            ),
+            other => other,
         };
         let stage = match self.lifecycle_stage {
             Patch::Absent => None,

@@ -10,6 +10,7 @@ use crate::email::Email;
 use crate::error::DomainError;
 use crate::ids::{CompanyId, ContactId, WorkspaceId};
 use crate::lifecycle::{Authority, Direction, Stage, StageState};
+use crate::patch::Patch;
 use crate::text;
 
 /// Lead score bounds (scores may be negative: some signals count against a lead).
@@ -135,17 +136,25 @@ impl Contact {
         self.country = c.country.apply(self.country);
         self.company_id = c.company_id.apply(self.company_id);
         self.owner_id = c.owner_id.apply(self.owner_id);
-        for (source, id) in c.external_ids {
-            match id {
-                Some(id) => self.external_ids.insert(source, id),
-                None => self.external_ids.remove(&source),
-            };
+        match c.external_ids {
+            Patch::Absent => {}
+            Patch::Clear => self.external_ids.clear(),
+            Patch::Set(ids) => {
+                for (source, id) in ids {
+                    match id {
+                        Some(id) => self.external_ids.insert(source, id),
+                        None => self.external_ids.remove(&source),
+                    };
+                }
+            }
         }
         if let Some(tags) = c.tags {
             self.tags = tags;
         }
-        if !c.attributes.is_empty() {
-            self.attributes = attributes::merge(&self.attributes, &c.attributes);
+        match c.attributes {
+            Patch::Absent => {}
+            Patch::Clear => self.attributes.clear(),
+            Patch::Set(a) => self.attributes = attributes::merge(&self.attributes, &a),
         }
         if let Some(score) = c.lead_score {
             self.lead_score = score;

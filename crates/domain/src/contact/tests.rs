@@ -45,7 +45,7 @@ fn every_invalid_field_is_reported_together() {
         country: Patch::Set("XX".into()),
         lead_score: Patch::Set(10_000_000),
         tags: Patch::Set(vec![String::new()]),
-        external_ids: Some(BTreeMap::from([("Bad Source".into(), Some("1".into()))])),
+        external_ids: Patch::Set(BTreeMap::from([("Bad Source".into(), Some("1".into()))])),
         ..Default::default()
     }
     .validate(&AttributeSchema::default())
@@ -116,7 +116,7 @@ fn clearing_the_last_identifier_is_refused() {
 fn external_ids_merge_and_null_removes_one() {
     let c = new_contact();
     let add = ContactInput {
-        external_ids: Some(BTreeMap::from([
+        external_ids: Patch::Set(BTreeMap::from([
             ("shopify".into(), Some("7001".into())),
             ("erp".into(), Some("C-1".into())),
         ])),
@@ -126,13 +126,35 @@ fn external_ids_merge_and_null_removes_one() {
     .unwrap();
     let c = c.apply(add, Authority::default(), Utc::now()).unwrap().contact;
     let remove = ContactInput {
-        external_ids: Some(BTreeMap::from([("erp".into(), None)])),
+        external_ids: Patch::Set(BTreeMap::from([("erp".into(), None)])),
         ..Default::default()
     }
     .validate(&AttributeSchema::default())
     .unwrap();
     let c = c.apply(remove, Authority::default(), Utc::now()).unwrap().contact;
     assert_eq!(c.external_ids, BTreeMap::from([("shopify".into(), "7001".into())]));
+}
+
+#[test]
+fn null_for_a_whole_map_clears_it_as_merge_patch_says() {
+    let c = new_contact();
+    let add = ContactInput {
+        external_ids: Patch::Set(BTreeMap::from([("shopify".into(), Some("7001".into()))])),
+        ..Default::default()
+    }
+    .validate(&AttributeSchema::default())
+    .unwrap();
+    let c = c.apply(add, Authority::default(), Utc::now()).unwrap().contact;
+    let clear = ContactInput {
+        external_ids: Patch::Clear,
+        attributes: Patch::Clear,
+        ..Default::default()
+    }
+    .validate(&AttributeSchema::default())
+    .unwrap();
+    let cleared = c.apply(clear, Authority::default(), Utc::now()).unwrap();
+    assert!(cleared.changed);
+    assert!(cleared.contact.external_ids.is_empty());
 }
 
 #[test]
@@ -188,7 +210,7 @@ mod properties {
                     phone,
                     first_name,
                     locale,
-                    external_ids,
+                    external_ids: external_ids.map_or(Patch::Absent, Patch::Set),
                     tags,
                     lead_score,
                     ..Default::default()

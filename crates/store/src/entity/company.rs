@@ -8,6 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub name: String,
+    /// The name case-folded, for search.
+    pub name_key: String,
     pub domain: Option<String>,
     pub industry: Option<String>,
     pub size: Option<i64>,

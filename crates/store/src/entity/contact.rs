@@ -9,6 +9,8 @@ pub struct Model {
     pub id: Uuid,
     pub email: Option<String>,
     pub email_key: Option<String>,
+    /// First name, last name and email, case-folded, for search.
+    pub search_text: String,
     pub phone: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,

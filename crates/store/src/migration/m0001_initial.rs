@@ -37,6 +37,7 @@ enum Companies {
     WorkspaceId,
     Id,
     Name,
+    NameKey,
     Domain,
     Industry,
     Size,
@@ -53,6 +54,7 @@ enum Contacts {
     Id,
     Email,
     EmailKey,
+    SearchText,
     Phone,
     FirstName,
     LastName,
@@ -246,6 +248,7 @@ impl MigrationTrait for Migration {
                 .col(uuid(Companies::WorkspaceId))
                 .col(uuid(Companies::Id))
                 .col(text(Companies::Name))
+                .col(text(Companies::NameKey))
                 .col(text_null(Companies::Domain))
                 .col(text_null(Companies::Industry))
                 .col(ColumnDef::new(Companies::Size).big_integer().null())
@@ -278,6 +281,7 @@ impl MigrationTrait for Migration {
                 .col(uuid(Contacts::Id))
                 .col(text_null(Contacts::Email))
                 .col(text_null(Contacts::EmailKey))
+                .col(text(Contacts::SearchText))
                 .col(text_null(Contacts::Phone))
                 .col(text_null(Contacts::FirstName))
                 .col(text_null(Contacts::LastName))
