@@ -38,6 +38,29 @@ macro_rules! on_both {
     };
 }
 
+/// Runs `async fn name(db: TestDb)` on a fresh SQLite database and, when configured, a
+/// fresh PostgreSQL one: for tests that start the server with their own settings, or
+/// use no server at all.
+#[macro_export]
+macro_rules! on_both_dbs {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::TestDb::sqlite()).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 /// Which database a server runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -447,6 +470,24 @@ impl Server {
             .map(|(ws, d)| (ws, serde_json::from_str(&d).expect("event json")))
             .collect()
     }
+}
+
+/// The `data` of the events of `kind` about the record `id`, oldest first.
+pub async fn events_about(s: &Server, kind: &str, id: &str) -> Vec<Value> {
+    let mut data: Vec<Value> = s.events(kind).await.into_iter().map(|(_, d)| d).collect();
+    data.retain(|d| d["object"]["id"] == id);
+    data
+}
+
+/// The `id` of a JSON representation.
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_owned()
+}
+
+/// The fields of `v` named in `like`, to compare several fields at once.
+pub fn pick(v: &Value, like: &Value) -> Value {
+    let keys = like.as_object().expect("an object").keys();
+    keys.map(|k| (k.clone(), v[k].clone())).collect()
 }
 
 impl Drop for Server {

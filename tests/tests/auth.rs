@@ -10,23 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rapport_tests::{Backend, Credentials, Reply, Server, TestDb, on_both};
+use rapport_tests::{Backend, Credentials, Reply, Server, TestDb, on_both, on_both_dbs};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
-
-/// Runs `async fn name(db: TestDb)` on a fresh SQLite database and, when configured, a
-/// fresh PostgreSQL one (for tests that start the server with their own settings).
-macro_rules! on_both_dbs {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { super::$name(rapport_tests::TestDb::sqlite()).await; }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { if let Some(db) = rapport_tests::TestDb::postgres().await { super::$name(db).await; } }
-        }
-    )*};
-}
 
 const LOCAL_SECRET: &str = "a-test-signing-secret-of-enough-length-0123456789";
 const IDP_ISSUER: &str = "https://idp.example";

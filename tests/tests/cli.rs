@@ -8,28 +8,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use rapport_tests::{Backend, Credentials, Reply, Server, TestDb, on_both};
+use rapport_tests::{Backend, Credentials, Reply, Server, TestDb, on_both, on_both_dbs};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Runs `async fn name(db: TestDb)` on a fresh SQLite database and, when configured, a
-/// fresh PostgreSQL one, without starting a server.
-macro_rules! on_both_dbs {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(rapport_tests::TestDb::sqlite()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = rapport_tests::TestDb::postgres().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    )*};
-}
 
 /// What a command did: whether it succeeded and the one JSON object it printed.
 struct Outcome {

@@ -6,7 +6,7 @@
 // intended test failure.
 #![allow(clippy::unwrap_used)]
 
-use rapport_tests::{Reply, Server, on_both};
+use rapport_tests::{Reply, Server, events_about, id_of, on_both, pick};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -81,29 +81,12 @@ impl<'a> Api<'a> {
     }
 }
 
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
-}
-
 fn company(id: &str) -> String {
     format!("/v1/companies/{id}")
 }
 
 fn contact(id: &str) -> String {
     format!("/v1/contacts/{id}")
-}
-
-/// The fields of `v` named in `like`, to compare several fields at once.
-fn pick(v: &Value, like: &Value) -> Value {
-    let keys = like.as_object().unwrap().keys();
-    keys.map(|k| (k.clone(), v[k].clone())).collect()
-}
-
-/// The events of `kind` about the record `id`.
-async fn events_about(s: &Server, kind: &str, id: &str) -> Vec<Value> {
-    let mut data: Vec<Value> = s.events(kind).await.into_iter().map(|(_, d)| d).collect();
-    data.retain(|d| d["object"]["id"] == id);
-    data
 }
 
 async fn a_new_company_gets_a_normalised_domain_location_and_etag(s: Server) {

@@ -5,7 +5,7 @@
 // intended test failure.
 #![allow(clippy::unwrap_used)]
 
-use rapport_tests::{Backend, Reply, Server, on_both};
+use rapport_tests::{Backend, Reply, Server, events_about, id_of, on_both, pick};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -121,16 +121,6 @@ fn path(id: &str) -> String {
     format!("/v1/contacts/{id}")
 }
 
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
-}
-
-/// The fields of `v` named in `like`, to compare several fields at once.
-fn pick(v: &Value, like: &Value) -> Value {
-    let keys = like.as_object().unwrap().keys();
-    keys.map(|k| (k.clone(), v[k].clone())).collect()
-}
-
 /// Every field error of a problem as "pointer code", sorted.
 fn field_errors(problem: &Value) -> Vec<String> {
     let text = |e: &Value, key: &str| e[key].as_str().unwrap().to_owned();
@@ -138,13 +128,6 @@ fn field_errors(problem: &Value) -> Vec<String> {
     let mut v: Vec<String> = errors.map(|e| text(e, "pointer") + " " + &text(e, "code")).collect();
     v.sort();
     v
-}
-
-/// The events of `kind` about the contact `id`.
-async fn events_about(s: &Server, kind: &str, id: &str) -> Vec<Value> {
-    let mut data: Vec<Value> = s.events(kind).await.into_iter().map(|(_, d)| d).collect();
-    data.retain(|d| d["object"]["id"] == id);
-    data
 }
 
 /// The actor columns of every event in the outbox, oldest first.

@@ -5,7 +5,7 @@
 // intended test failure.
 #![allow(clippy::unwrap_used)]
 
-use rapport_tests::{Reply, Server, on_both};
+use rapport_tests::{Reply, Server, events_about, on_both};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -103,13 +103,6 @@ async fn client<'a>(s: &'a Server, scopes: &str) -> (String, Api<'a>) {
     let c = s.client(Some(s.admin.workspace_id.as_str()), scopes);
     let token = s.token(&c).await;
     (c.client_id, Api(s, token))
-}
-
-/// The events of `kind` about the contact `id`.
-async fn events_about(s: &Server, kind: &str, id: &str) -> Vec<Value> {
-    let mut data: Vec<Value> = s.events(kind).await.into_iter().map(|(_, d)| d).collect();
-    data.retain(|d| d["object"]["id"] == id);
-    data
 }
 
 async fn forward_moves_succeed_without_a_reason_even_when_they_skip_stages(s: Server) {

@@ -6,28 +6,9 @@
 // intended test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rapport_tests::{Reply, Server, TestDb, on_both};
+use rapport_tests::{Reply, Server, TestDb, on_both, on_both_dbs};
 use reqwest::Method;
 use serde_json::Value;
-
-/// Runs `async fn name(db: TestDb)` on a fresh SQLite database and, when configured, a
-/// fresh PostgreSQL one (for tests that start the server with their own settings).
-macro_rules! on_both_dbs {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(rapport_tests::TestDb::sqlite()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = rapport_tests::TestDb::postgres().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    )*};
-}
 
 const SHOP: &str = "https://shop.example";
 

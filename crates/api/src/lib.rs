@@ -77,6 +77,7 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
             .app_data(web::QueryConfig::default().error_handler(rest::query_error))
             .app_data(web::FormConfig::default().error_handler(rest::form_error))
             .wrap(from_fn(http::idempotency::middleware))
+            .wrap(from_fn(http::query::middleware))
             .wrap(cors(&origins))
             .wrap(from_fn(http::metrics::middleware))
             .wrap(from_fn(http::request_id::middleware))

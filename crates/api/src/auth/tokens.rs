@@ -41,6 +41,8 @@ struct Claims {
     iat: i64,
     #[serde(skip_deserializing, default)]
     nbf: i64,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
 }
 
 struct Verifier {
@@ -175,6 +177,7 @@ impl Tokens {
             exp: now + ttl,
             iat: now,
             nbf: now,
+            jti: Some(uuid::Uuid::now_v7().simple().to_string()),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(LOCAL_KID.into());

@@ -11,7 +11,7 @@ use rapport_store::page::Order;
 use serde_json::{Map, Value};
 
 use super::contacts::{ContactNode, ContactSort, contact_connection, page_size};
-use super::{Gql, patch, state, uuid};
+use super::{Gql, found, patch, state, uuid};
 use crate::error::ApiError;
 use crate::http::{cursor, etag::Precondition};
 use crate::service;
@@ -110,11 +110,7 @@ impl CompanyQuery {
     async fn company(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<CompanyNode>> {
         let (app, who) = state(ctx)?;
         let Ok(id) = company_id(&id) else { return Ok(None) };
-        match service::companies::get(app, who, id).await {
-            Ok(c) => Ok(Some(CompanyNode(c))),
-            Err(ApiError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e).gql(),
-        }
+        Ok(found(service::companies::get(app, who, id).await)?.map(CompanyNode))
     }
 
     /// Companies as a Relay connection, in creation order.

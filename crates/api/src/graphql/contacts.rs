@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use rapport_domain::contact::Contact;
@@ -14,8 +13,8 @@ use rapport_store::page::{Order, Sort};
 use serde_json::{Map, Value};
 
 use super::companies::CompanyNode;
-use super::loaders::CompanyLoader;
-use super::{Gql, state, uuid};
+use super::loaders::Companies;
+use super::{Gql, found, state, uuid};
 use crate::dto::contacts::LifecycleStage;
 use crate::error::ApiError;
 use crate::http::cursor;
@@ -108,7 +107,7 @@ impl ContactNode {
     /// The contact's company, loaded in one batch for a whole page of contacts.
     async fn company(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CompanyNode>> {
         let Some(id) = self.0.company_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<CompanyLoader>>()?;
+        let loader = ctx.data::<Companies>()?;
         Ok(loader.load_one(id).await?.map(CompanyNode))
     }
     /// Ids in other systems, by source.
@@ -273,12 +272,26 @@ pub(crate) async fn contact_connection(
     let page = service::contacts::list(app, who, &filter, order, after.as_ref(), limit)
         .await
         .gql()?;
+    prefetch_companies(ctx, &page.items).await?;
     let mut conn = Connection::new(after.is_some(), page.has_more);
     for c in page.items {
         let cur = cursor::encode("contacts", order, Some(c.updated_at), c.id.uuid());
         conn.edges.push(Edge::new(cur, ContactNode(c)));
     }
     Ok(conn)
+}
+
+/// Loads the companies of a whole page in one statement when the query asks for them;
+/// each node's `company` then comes from the loader's cache.
+async fn prefetch_companies(ctx: &Context<'_>, contacts: &[Contact]) -> async_graphql::Result<()> {
+    let look = ctx.look_ahead();
+    let wanted =
+        look.field("edges").field("node").field("company").exists() || look.field("nodes").field("company").exists();
+    let ids: Vec<CompanyId> = contacts.iter().filter_map(|c| c.company_id).collect();
+    if wanted && !ids.is_empty() {
+        ctx.data::<Companies>()?.load_many(ids).await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn contact_id(id: &ID) -> Result<ContactId, ApiError> {
@@ -294,21 +307,13 @@ impl ContactQuery {
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<ContactNode>> {
         let (app, who) = state(ctx)?;
         let Ok(id) = contact_id(&id) else { return Ok(None) };
-        match service::contacts::get(app, who, id).await {
-            Ok(c) => Ok(Some(ContactNode(c))),
-            Err(ApiError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e).gql(),
-        }
+        Ok(found(service::contacts::get(app, who, id).await)?.map(ContactNode))
     }
 
     /// A contact by email (case-insensitive); null when there is none.
     async fn contact_by_email(&self, ctx: &Context<'_>, email: String) -> async_graphql::Result<Option<ContactNode>> {
         let (app, who) = state(ctx)?;
-        match service::contacts::get_by_email(app, who, &email).await {
-            Ok(c) => Ok(Some(ContactNode(c))),
-            Err(ApiError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e).gql(),
-        }
+        Ok(found(service::contacts::get_by_email(app, who, &email).await)?.map(ContactNode))
     }
 
     /// Contacts, filtered, as a Relay connection.

@@ -11,6 +11,10 @@ use rapport_domain::company::Company;
 use crate::app::App;
 use crate::auth::Caller;
 
+/// The per-request company loader, with a cache so a page's prefetched companies are
+/// reused by each contact.
+pub type Companies = async_graphql::dataloader::DataLoader<CompanyLoader, async_graphql::dataloader::HashMapCache>;
+
 /// Loads companies of the caller's workspace by id.
 pub struct CompanyLoader {
     pub app: web::Data<App>,

@@ -7,7 +7,7 @@ mod contacts;
 mod loaders;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, Schema};
 
@@ -51,6 +51,16 @@ impl<T> Gql<T> for Result<T, ApiError> {
     }
 }
 
+/// A look-up's answer: `null` for a record the caller cannot see, as GraphQL clients
+/// expect, and errors for everything else.
+pub(crate) fn found<T>(r: Result<T, ApiError>) -> async_graphql::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(ApiError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e).gql(),
+    }
+}
+
 /// The state a resolver needs.
 pub(crate) fn state<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a App, &'a Caller)> {
     let app = ctx.data::<web::Data<App>>()?;
@@ -74,22 +84,50 @@ pub(crate) fn uuid(id: &async_graphql::ID) -> Option<uuid::Uuid> {
     id.parse().ok()
 }
 
+/// A GraphQL-over-HTTP request body. Unknown members are refused like everywhere else
+/// (a misspelt `varibles` would otherwise run the query with no variables).
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GraphqlBody {
+    query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operation_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    variables: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    extensions: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl GraphqlBody {
+    /// The library's request, built from the checked body.
+    fn into_request(self) -> Result<async_graphql::Request, ApiError> {
+        let value = serde_json::to_value(&self).map_err(|e| ApiError::Internal(e.to_string()))?;
+        crate::http::json::from_value(value)
+    }
+}
+
 /// `POST /graphql`: runs a query for an authenticated caller.
 pub async fn post(
     app: web::Data<App>,
     schema: web::Data<RapportSchema>,
     req: HttpRequest,
-    body: Json<async_graphql::Request>,
+    body: Json<GraphqlBody>,
 ) -> Result<HttpResponse, ApiError> {
     let who = auth::authenticate(&app, &req).await?;
-    let loader = DataLoader::new(
+    let loader: loaders::Companies = DataLoader::with_cache(
         loaders::CompanyLoader {
             app: app.clone(),
             who: who.clone(),
         },
         tokio::spawn,
+        HashMapCache::default(),
     );
-    let request = body.into_inner().data(app.clone()).data(who).data(loader);
+    let request = body
+        .into_inner()
+        .into_request()?
+        .data(app.clone())
+        .data(who)
+        .data(loader);
     let response = schema.execute(request).await;
     Ok(HttpResponse::Ok().json(response))
 }

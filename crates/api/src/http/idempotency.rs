@@ -99,7 +99,12 @@ pub async fn middleware(mut req: ServiceRequest, next: Next<BoxBody>) -> Result<
     };
     let bytes = {
         let (http_req, payload) = req.parts_mut();
-        match crate::http::json::read_body(http_req, payload, app.settings.max_batch_body_bytes).await {
+        let limit = if http_req.path() == "/v1/contacts/batch" {
+            app.settings.max_batch_body_bytes
+        } else {
+            app.settings.max_body_bytes
+        };
+        match crate::http::json::read_body(http_req, payload, limit).await {
             Ok(b) => b,
             Err(e) => return Ok(fail(req, &e)),
         }

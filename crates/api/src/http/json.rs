@@ -134,7 +134,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let v = serde_path_to_error::deserialize::<_, T>(&mut *de).map_err(|e| shape_error(&e))?;
+    let v = serde_path_to_error::deserialize::<_, T>(&mut *de).map_err(|e| {
+        // A shape error found before a syntax error further on: the body is still not
+        // JSON, and that is what the caller must hear first.
+        match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(syntax) => ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {}", clean(&syntax.to_string())),
+            ),
+            Ok(_) => shape_error(&e),
+        }
+    })?;
     de.end().map_err(|e| {
         ApiError::bad_request(
             "malformed_json",
@@ -201,6 +211,11 @@ mod tests {
         assert_eq!(problem("{").0, "malformed_json");
         assert_eq!(problem("").0, "malformed_json");
         assert_eq!(problem(r#"{"items": []} trailing"#).0, "malformed_json");
+    }
+
+    #[test]
+    fn broken_json_is_a_400_even_after_a_wrongly_typed_value() {
+        assert_eq!(problem(r#"{"items": [{"name": 5}], "x"#).0, "malformed_json");
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod etag;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;
+pub mod query;
 pub mod request_id;

@@ -145,6 +145,22 @@ pub(crate) async fn create_or_apply(
     }
 }
 
+/// A contact locked for the rest of the transaction, checked against `If-Match`.
+/// # Errors
+/// 404 when it is not in the caller's workspace; 412 when the precondition fails.
+pub(crate) async fn locked(
+    tx: &Tx,
+    who: &Caller,
+    id: ContactId,
+    precondition: Precondition,
+) -> Result<Contact, ApiError> {
+    let contact = contacts::get_for_update(tx, who.workspace(), id)
+        .await
+        .or_not_found("contact")?;
+    precondition.check(contact.version)?;
+    Ok(contact)
+}
+
 /// Creates a contact.
 /// # Errors
 /// 403 without `contacts:write`; 422 for invalid input; 409 when the email or an
@@ -230,10 +246,7 @@ pub async fn update(
 pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precondition) -> Result<(), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id)
-        .await
-        .or_not_found("contact")?;
-    precondition.check(before.version)?;
+    let before = locked(&tx, who, id, precondition).await?;
     contacts::delete(&tx, who.workspace(), id).await?;
     let e = event(
         EventType::ContactDeleted,
@@ -275,10 +288,7 @@ pub async fn retag(
 ) -> Result<Contact, ApiError> {
     who.require(Scope::ContactsWrite)?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id)
-        .await
-        .or_not_found("contact")?;
-    precondition.check(before.version)?;
+    let before = locked(&tx, who, id, precondition).await?;
     let Some(after) = before.retagged(add, remove, rapport_store::now())? else {
         return Ok(before);
     };

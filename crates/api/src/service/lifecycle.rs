@@ -29,10 +29,7 @@ pub async fn change_stage(
     let reason = lifecycle::reason(reason, "/reason")
         .map_err(|e| ApiError::Domain(rapport_domain::DomainError::Invalid(vec![e])))?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id)
-        .await
-        .or_not_found("contact")?;
-    precondition.check(before.version)?;
+    let before = super::contacts::locked(&tx, who, id, precondition).await?;
     let authority = Authority {
         may_override: who.has(Scope::LifecycleOverride),
         reason: reason.as_deref(),
