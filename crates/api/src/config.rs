@@ -103,9 +103,16 @@ impl Layers {
     fn load(env: &BTreeMap<String, String>) -> Result<(Self, Vec<String>), ConfigError> {
         let mut values = BTreeMap::new();
         let mut warnings = Vec::new();
+        // RAPPORT_CONFIG names the file (which must then exist); set empty, it turns the
+        // file layer off; unset, ./rapport.toml is read when present.
         let explicit = env.get("RAPPORT_CONFIG").map(PathBuf::from);
         let path = explicit.clone().unwrap_or_else(|| PathBuf::from("rapport.toml"));
-        match std::fs::read_to_string(&path) {
+        let read = if path.as_os_str().is_empty() {
+            Err(std::io::Error::from(std::io::ErrorKind::NotFound))
+        } else {
+            std::fs::read_to_string(&path)
+        };
+        match read {
             Ok(text) => {
                 let table: toml::Table = text
                     .parse()
@@ -122,7 +129,9 @@ impl Layers {
                     values.insert(k, v);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && explicit.as_ref().is_none_or(|p| p.as_os_str().is_empty()) => {}
             Err(e) => return Err(ConfigError(format!("{}: {e}", path.display()))),
         }
         if let Some(url) = env.get("DATABASE_URL") {
@@ -173,6 +182,17 @@ impl Settings {
     /// An invalid value or an unreadable explicit config file.
     pub fn load() -> Result<(Self, Vec<String>), ConfigError> {
         Self::from_env(&std::env::vars().collect())
+    }
+
+    /// The defaults, on the given database (for tests that build the app in-process).
+    /// # Errors
+    /// Never in practice: the defaults are valid.
+    pub fn with_database(url: &str) -> Result<Self, ConfigError> {
+        let env = BTreeMap::from([
+            ("DATABASE_URL".to_owned(), url.to_owned()),
+            ("RAPPORT_CONFIG".to_owned(), String::new()),
+        ]);
+        Ok(Self::from_env(&env)?.0)
     }
 
     /// Loads settings from the given environment (for tests).

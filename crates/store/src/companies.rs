@@ -97,6 +97,26 @@ pub async fn exists(db: &impl ConnectionTrait, ws: WorkspaceId, id: CompanyId) -
         .is_some())
 }
 
+/// Which of these companies exist in the workspace.
+pub async fn existing(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    ids: &[CompanyId],
+) -> Result<std::collections::HashSet<CompanyId>, StoreError> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let found = by_ws(ws)
+            .select_only()
+            .column(company::Column::Id)
+            .filter(company::Column::Id.is_in(chunk.iter().map(|i| i.uuid())))
+            .into_tuple::<uuid::Uuid>()
+            .all(db)
+            .await?;
+        out.extend(found.into_iter().map(CompanyId::from_uuid));
+    }
+    Ok(out)
+}
+
 /// Several companies by id (missing ids are skipped).
 pub async fn get_many(
     db: &impl ConnectionTrait,

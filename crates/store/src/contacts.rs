@@ -414,3 +414,113 @@ pub async fn list(
     let rows = rows.into_iter().map(Contact::try_from).collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(rows, limit))
 }
+
+/// Rows per multi-row statement: well under both databases' bind-parameter limits.
+const CHUNK: usize = 500;
+
+/// Inserts many new contacts with their tag and external-id rows, a few multi-row
+/// statements per 500 contacts. Uniqueness was checked by the caller; a violation still
+/// fails the statement (and the caller's transaction) rather than corrupting anything.
+/// # Errors
+/// `Conflict` on a unique violation, `Db` otherwise.
+pub async fn insert_many(db: &impl ConnectionTrait, new: &[Contact]) -> Result<(), StoreError> {
+    for chunk in new.chunks(CHUNK) {
+        contact::Entity::insert_many(chunk.iter().map(active))
+            .exec_without_returning(db)
+            .await?;
+        let tags: Vec<tag::ActiveModel> = chunk
+            .iter()
+            .flat_map(|c| {
+                c.tags.iter().map(|t| tag::ActiveModel {
+                    workspace_id: Set(c.workspace_id.uuid()),
+                    tag: Set(t.clone()),
+                    contact_id: Set(c.id.uuid()),
+                })
+            })
+            .collect();
+        for rows in tags.chunks(CHUNK * 2) {
+            tag::Entity::insert_many(rows.to_vec())
+                .exec_without_returning(db)
+                .await?;
+        }
+        let ids: Vec<ext::ActiveModel> = chunk
+            .iter()
+            .flat_map(|c| {
+                c.external_ids.iter().map(|(s, i)| ext::ActiveModel {
+                    workspace_id: Set(c.workspace_id.uuid()),
+                    source: Set(s.clone()),
+                    external_id: Set(i.clone()),
+                    contact_id: Set(c.id.uuid()),
+                })
+            })
+            .collect();
+        for rows in ids.chunks(CHUNK * 2) {
+            ext::Entity::insert_many(rows.to_vec())
+                .exec_without_returning(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The contacts holding any of these email keys, locked for update.
+pub async fn find_by_email_keys(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    keys: &[String],
+) -> Result<Vec<Contact>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let rows = by_ws(ws)
+            .filter(contact::Column::EmailKey.is_in(chunk.iter().cloned()))
+            .lock_exclusive()
+            .all(db)
+            .await?;
+        for r in rows {
+            out.push(Contact::try_from(r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Which contacts hold these `(source, external id)` pairs.
+pub async fn ids_by_external_ids(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    pairs: &[(String, String)],
+) -> Result<Vec<((String, String), ContactId)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in pairs.chunks(CHUNK) {
+        let rows = ext::Entity::find()
+            .filter(ext::Column::WorkspaceId.eq(ws.uuid()))
+            .filter(ext::Column::ExternalId.is_in(chunk.iter().map(|(_, id)| id.clone())))
+            .all(db)
+            .await?;
+        out.extend(
+            rows.into_iter()
+                .filter(|r| chunk.iter().any(|(s, i)| *s == r.source && *i == r.external_id))
+                .map(|r| ((r.source, r.external_id), ContactId::from_uuid(r.contact_id))),
+        );
+    }
+    Ok(out)
+}
+
+/// Several contacts by id, locked for update.
+pub async fn get_many_for_update(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    ids: &[ContactId],
+) -> Result<Vec<Contact>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = by_ws(ws)
+            .filter(contact::Column::Id.is_in(chunk.iter().map(|i| i.uuid())))
+            .lock_exclusive()
+            .all(db)
+            .await?;
+        for r in rows {
+            out.push(Contact::try_from(r)?);
+        }
+    }
+    Ok(out)
+}

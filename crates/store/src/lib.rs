@@ -17,6 +17,8 @@ mod migration;
 pub mod outbox;
 pub mod page;
 pub mod secrets;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod workspaces;
 
 pub use db::{Backend, Db, DbOptions, Tx, db_options, savepoint};

@@ -37,7 +37,21 @@ impl TryFrom<lt::Model> for Transition {
 
 /// Records a transition.
 pub async fn record(db: &impl ConnectionTrait, ws: WorkspaceId, t: &Transition) -> Result<(), StoreError> {
-    lt::Entity::insert(lt::ActiveModel {
+    record_many(db, ws, std::slice::from_ref(t)).await
+}
+
+/// Records transitions, in multi-row statements.
+pub async fn record_many(db: &impl ConnectionTrait, ws: WorkspaceId, ts: &[Transition]) -> Result<(), StoreError> {
+    for chunk in ts.chunks(1000) {
+        lt::Entity::insert_many(chunk.iter().map(|t| active(ws, t)))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn active(ws: WorkspaceId, t: &Transition) -> lt::ActiveModel {
+    lt::ActiveModel {
         workspace_id: Set(ws.uuid()),
         id: Set(t.id.uuid()),
         contact_id: Set(t.contact_id.uuid()),
@@ -49,10 +63,7 @@ pub async fn record(db: &impl ConnectionTrait, ws: WorkspaceId, t: &Transition) 
         actor_id: Set(t.actor.id.clone()),
         reason: Set(t.reason.clone()),
         occurred_at: Set(t.at),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    }
 }
 
 /// A contact's transitions, oldest first, after the transition `after`.

@@ -38,9 +38,11 @@ pub async fn push(db: &impl ConnectionTrait, events: &[Event]) -> Result<(), Sto
     if events.is_empty() {
         return Ok(());
     }
-    event::Entity::insert_many(events.iter().map(active))
-        .exec_without_returning(db)
-        .await?;
+    for chunk in events.chunks(1000) {
+        event::Entity::insert_many(chunk.iter().map(active))
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 

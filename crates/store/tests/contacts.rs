@@ -2,8 +2,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use chrono::Duration;
@@ -17,7 +15,8 @@ use rapport_store::page::{After, Order, Sort};
 use rapport_store::{Db, StoreError};
 use serde_json::json;
 
-use common::workspace;
+use rapport_store::on_both_databases as on_both;
+use rapport_store::testing::workspace;
 
 fn contact(ws: WorkspaceId, email: &str, first: &str, last: &str) -> Contact {
     let changes = ContactInput {

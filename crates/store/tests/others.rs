@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use rapport_domain::attributes::{AttributeEntity, AttributeSchema, NewDefinitionInput};
 use rapport_domain::company::{Company, CompanyInput};
 use rapport_domain::contact::{Contact, ContactInput};
@@ -18,7 +16,8 @@ use rapport_store::page::Order;
 use rapport_store::{Db, StoreError, attributes, contacts, lifecycle, outbox, secrets};
 use serde_json::json;
 
-use common::workspace;
+use rapport_store::on_both_databases as on_both;
+use rapport_store::testing::workspace;
 
 fn company(ws: WorkspaceId, name: &str, domain: Option<&str>) -> Company {
     let changes = CompanyInput {

@@ -1,19 +1,19 @@
 //! Contact use cases: create, read, update, delete, list, upsert (by email, by external
 //! id, in batches) and tags.
 
+use rapport_domain::ContactId;
 use rapport_domain::attributes::{AttributeEntity, AttributeSchema};
 use rapport_domain::contact::{Contact, ContactChanges, ContactInput};
 use rapport_domain::email::Email;
 use rapport_domain::event::EventType;
-use rapport_domain::lifecycle::{Authority, Cause, Direction, Transition};
+use rapport_domain::lifecycle::{Authority, Cause};
 use rapport_domain::patch::Patch;
 use rapport_domain::scope::Scope;
-use rapport_domain::{ContactId, TransitionId};
 use rapport_store::contacts::{self, ContactFilter};
 use rapport_store::page::{After, Order, Page};
-use rapport_store::{Conn, Tx, attributes, companies, lifecycle, outbox};
-use serde_json::json;
+use rapport_store::{Conn, Tx, attributes, companies, outbox};
 
+use super::effects::Effects;
 use super::{Outcome, event};
 use crate::app::App;
 use crate::auth::Caller;
@@ -43,27 +43,9 @@ async fn check_company(db: &impl Conn, who: &Caller, changes: &ContactChanges) -
 /// Inserts a new contact with its first lifecycle entry and `contact.created`.
 pub(crate) async fn insert_new(tx: &Tx, who: &Caller, contact: &Contact, cause: Cause) -> Result<(), ApiError> {
     contacts::insert(tx, contact).await?;
-    let first = Transition {
-        id: TransitionId::new(),
-        contact_id: contact.id,
-        from: None,
-        to: contact.stage.stage,
-        direction: Direction::Forward,
-        cause,
-        actor: who.actor().clone(),
-        reason: None,
-        at: contact.created_at,
-    };
-    lifecycle::record(tx, who.workspace(), &first).await?;
-    let e = event(
-        EventType::ContactCreated,
-        who,
-        contact.created_at,
-        &ContactDto::from(contact),
-        None,
-    );
-    outbox::push(tx, &[e]).await?;
-    Ok(())
+    let mut effects = Effects::default();
+    effects.created(who, contact, cause);
+    effects.write(tx, who).await
 }
 
 /// Writes an applied change: the row, the transition when the stage moved, and the
@@ -82,39 +64,9 @@ pub(crate) async fn write_change(
     }
     let after = applied.contact;
     contacts::update(tx, before, &after).await?;
-    let old = serde_json::to_value(ContactDto::from(before)).unwrap_or_default();
-    let new = ContactDto::from(&after);
-    let new_json = serde_json::to_value(&new).unwrap_or_default();
-    let mut events = vec![event(
-        EventType::ContactUpdated,
-        who,
-        after.updated_at,
-        &new,
-        Some(rapport_domain::event::changes(&old, &new_json)),
-    )];
-    if let Some((to, direction)) = applied.moved {
-        let t = Transition {
-            id: TransitionId::new(),
-            contact_id: after.id,
-            from: Some(before.stage.stage),
-            to,
-            direction,
-            cause,
-            actor: who.actor().clone(),
-            reason,
-            at: after.updated_at,
-        };
-        lifecycle::record(tx, who.workspace(), &t).await?;
-        let transition = crate::dto::contacts::TransitionDto::from(&t);
-        events.push(event(
-            EventType::ContactStageChanged,
-            who,
-            after.updated_at,
-            &new,
-            Some(json!({ "transition": transition })),
-        ));
-    }
-    outbox::push(tx, &events).await?;
+    let mut effects = Effects::default();
+    effects.changed(who, before, &after, applied.moved, cause, reason);
+    effects.write(tx, who).await?;
     Ok((after, Outcome::Updated))
 }
 

@@ -6,8 +6,10 @@ pub mod api_clients;
 pub mod attributes;
 pub mod auth;
 pub mod bootstrap;
+mod bulk;
 pub mod companies;
 pub mod contacts;
+mod effects;
 pub mod lifecycle;
 pub mod upserts;
 

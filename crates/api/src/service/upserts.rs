@@ -125,7 +125,7 @@ enum Natural {
 /// An upsert that names the stored email in another letter case does not rewrite it:
 /// shops send addresses as customers typed them, and each sync would otherwise make a
 /// new version. (An explicit PATCH of the email still changes its case.)
-fn keep_stored_email(found: Option<&Contact>, mut changes: ContactChanges) -> ContactChanges {
+pub(crate) fn keep_stored_email(found: Option<&Contact>, mut changes: ContactChanges) -> ContactChanges {
     if let (Some(found), Patch::Set(email)) = (found, &changes.email)
         && found.email.as_ref().is_some_and(|e| e.key() == email.key())
     {
@@ -154,9 +154,30 @@ async fn resolve(tx: &Tx, who: &Caller, key: Natural, changes: &ContactChanges) 
 /// The result of one batch item.
 pub type ItemResult = Result<(Contact, Outcome), ApiError>;
 
-/// Upserts up to [`MAX_BATCH`] contacts in one transaction, each item in its own
-/// savepoint: a failing item is rolled back and reported, the others are committed.
-/// Items that could not even be read arrive as errors and are reported as they are.
+/// Checks scope and size, and validates every item.
+async fn prepare(
+    app: &App,
+    who: &Caller,
+    items: Vec<Result<ContactInput, ApiError>>,
+) -> Result<Vec<Result<ContactChanges, ApiError>>, ApiError> {
+    who.require(Scope::ContactsWrite)?;
+    check_batch_size(items.len())?;
+    let schema = schema(app, who).await?;
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.and_then(|input| input.validate(&schema).map_err(ApiError::from))
+                .map_err(|e| under(e, &format!("/items/{i}")))
+        })
+        .collect())
+}
+
+/// Upserts up to [`MAX_BATCH`] contacts in one transaction, in bulk (see
+/// `service::bulk`), falling back to [`batch_upsert_one_by_one`] when the database
+/// refuses the bulk write. Each item gets its own result; valid items are committed
+/// even when others fail. Items that could not even be read arrive as errors and are
+/// reported as they are.
 /// # Errors
 /// 403; 422 for more than [`MAX_BATCH`] items. Item failures are in the results.
 pub async fn batch_upsert(
@@ -164,17 +185,43 @@ pub async fn batch_upsert(
     who: &Caller,
     items: Vec<Result<ContactInput, ApiError>>,
 ) -> Result<Vec<ItemResult>, ApiError> {
-    who.require(Scope::ContactsWrite)?;
-    check_batch_size(items.len())?;
-    let schema = schema(app, who).await?;
-    let parsed: Vec<Result<ContactChanges, ApiError>> = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            item.and_then(|input| input.validate(&schema).map_err(ApiError::from))
-                .map_err(|e| under(e, &format!("/items/{i}")))
-        })
-        .collect();
+    let parsed = prepare(app, who, items).await?;
+    let valid: Vec<Option<ContactChanges>> = parsed.iter().map(|p| p.as_ref().ok().cloned()).collect();
+    let tx = app.db.begin().await?;
+    if let Some(done) = super::bulk::upsert(&tx, who, &valid).await? {
+        super::commit(tx).await?;
+        return Ok(parsed
+            .into_iter()
+            .zip(done)
+            .map(|(p, r)| match (p, r) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Some(r)) => r,
+                (Ok(_), None) => Err(ApiError::Internal("a valid batch item got no result".into())),
+            })
+            .collect());
+    }
+    drop(tx);
+    one_by_one(app, who, parsed).await
+}
+
+/// Upserts a batch item by item, each in its own savepoint, so a database refusal
+/// affects only that item. Same results as [`batch_upsert`], one statement at a time.
+/// # Errors
+/// As [`batch_upsert`].
+pub async fn batch_upsert_one_by_one(
+    app: &App,
+    who: &Caller,
+    items: Vec<Result<ContactInput, ApiError>>,
+) -> Result<Vec<ItemResult>, ApiError> {
+    let parsed = prepare(app, who, items).await?;
+    one_by_one(app, who, parsed).await
+}
+
+async fn one_by_one(
+    app: &App,
+    who: &Caller,
+    parsed: Vec<Result<ContactChanges, ApiError>>,
+) -> Result<Vec<ItemResult>, ApiError> {
     let tx = app.db.begin().await?;
     let mut results = Vec::with_capacity(parsed.len());
     for (i, p) in parsed.into_iter().enumerate() {
@@ -222,7 +269,7 @@ pub fn check_batch_size(n: usize) -> Result<(), ApiError> {
 }
 
 /// Re-locates field errors under a batch item.
-fn under(e: ApiError, prefix: &str) -> ApiError {
+pub(crate) fn under(e: ApiError, prefix: &str) -> ApiError {
     match e {
         ApiError::Domain(DomainError::Invalid(errs)) => ApiError::Domain(DomainError::Invalid(
             errs.into_iter().map(|f| f.under(prefix)).collect(),

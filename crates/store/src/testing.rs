@@ -1,28 +1,29 @@
-//! A fresh database per test: SQLite in a temporary directory, or a new PostgreSQL
-//! database on the server named by `RAPPORT_TEST_POSTGRES_URL` (dropped afterwards).
+//! Test support (feature `testing`): a fresh database per test, SQLite in a temporary
+//! directory or a new PostgreSQL database on the server named by
+//! `RAPPORT_TEST_POSTGRES_URL`, dropped afterwards.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(dead_code)]
+// A failed expectation here is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+use crate::{Db, DbOptions, workspaces};
 use rapport_domain::WorkspaceId;
-use rapport_store::{Db, DbOptions, workspaces};
 use sqlx::Connection;
 
 /// Runs `async fn name(db: Db)` once on SQLite and once on PostgreSQL (when
 /// `RAPPORT_TEST_POSTGRES_URL` is set; an unreachable server fails the test).
 #[macro_export]
-macro_rules! on_both {
+macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    let t = $crate::common::TestDb::sqlite().await;
+                    let t = $crate::testing::TestDb::sqlite().await;
                     super::$name(t.db.clone()).await;
                 }
                 #[tokio::test]
                 async fn postgres() {
-                    if let Some(t) = $crate::common::TestDb::postgres().await {
+                    if let Some(t) = $crate::testing::TestDb::postgres().await {
                         super::$name(t.db.clone()).await;
                     }
                 }
@@ -31,6 +32,7 @@ macro_rules! on_both {
     };
 }
 
+/// A database that exists for one test.
 pub struct TestDb {
     pub db: Db,
     _dir: Option<tempfile::TempDir>,
@@ -38,6 +40,7 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A new SQLite file in a temporary directory, migrated.
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
@@ -50,6 +53,9 @@ impl TestDb {
         }
     }
 
+    /// A new, migrated PostgreSQL database, or `None` when no server is configured.
+    /// # Panics
+    /// When the server is configured but unreachable: CI must fail, not skip.
     pub async fn postgres() -> Option<Self> {
         let admin = std::env::var("RAPPORT_TEST_POSTGRES_URL")
             .ok()
