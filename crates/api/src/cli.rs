@@ -39,6 +39,19 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Fill a workspace with realistic demo data (contacts, companies, tags, attributes,
+    /// lifecycle stages). Seeded contact n has the id {id_prefix}{n as 12 hex digits} and
+    /// the email c{n}@seed.example.
+    Seed {
+        /// The workspace; the first one (created if none exists) when absent.
+        #[arg(long)]
+        workspace: Option<uuid::Uuid>,
+        #[arg(long, default_value_t = 1000)]
+        contacts: usize,
+        /// Defaults to one company per 50 contacts.
+        #[arg(long)]
+        companies: Option<usize>,
+    },
     /// Check that the server at RAPPORT_LISTEN is ready (for container health checks).
     Healthcheck,
     /// Write schema/schema.graphql and openapi/openapi.json.
@@ -163,6 +176,31 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Healthcheck => healthcheck(&settings.listen),
+        Command::Seed {
+            workspace,
+            contacts,
+            companies,
+        } => {
+            let db = app::connect(&settings).await?;
+            let ws = match workspace {
+                Some(id) => rapport_store::workspaces::get(db.read(), rapport_domain::WorkspaceId::from_uuid(id))
+                    .await
+                    .map_err(|_| Failure(format!("no workspace {id}")))?,
+                None => service::bootstrap::first_workspace(&db).await?,
+            };
+            let companies = companies.unwrap_or(contacts / 50);
+            let seeded = service::seed::run(&db, ws.id, contacts, companies).await?;
+            db.close().await;
+            print(&json!({
+                "workspace_id": ws.id,
+                "contacts": seeded.contacts,
+                "companies": seeded.companies,
+                "id_prefix": seeded.id_prefix,
+                "seconds": seeded.seconds,
+                "contacts_per_second": seeded.rate(),
+            }));
+            Ok(())
+        }
         Command::ExportSchema { out } => {
             let graphql = out.join("schema").join("schema.graphql");
             let openapi = out.join("openapi").join("openapi.json");

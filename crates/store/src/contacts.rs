@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::entity::{contact, contact_external_id as ext, contact_tag as tag};
 use crate::error::StoreError;
-use crate::page::{After, Order, Page, contains_pattern, keyset};
+use crate::page::{After, Order, Page, STATEMENT_BUDGET, contains_pattern, keyset, sized_chunks};
 
 /// Filters for listing contacts; all given filters must match.
 #[derive(Clone, Debug, Default)]
@@ -415,50 +415,71 @@ pub async fn list(
     Ok(Page::from_rows(rows, limit))
 }
 
-/// Rows per multi-row statement: well under both databases' bind-parameter limits.
+/// Rows per look-up statement (`IN` lists): well under both databases' parameter limits.
 const CHUNK: usize = 500;
 
-/// Inserts many new contacts with their tag and external-id rows, a few multi-row
-/// statements per 500 contacts. Uniqueness was checked by the caller; a violation still
-/// fails the statement (and the caller's transaction) rather than corrupting anything.
+/// An estimate of a contact row's encoded size, for [`sized_chunks`].
+fn encoded_size(c: &Contact) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let json = c
+        .attributes
+        .iter()
+        .map(|(k, v)| k.len() + v.to_string().len() + 4)
+        .sum::<usize>()
+        + c.tags.iter().map(|t| t.len() + 3).sum::<usize>() * 2
+        + c.external_ids.iter().map(|(s, i)| s.len() + i.len() + 6).sum::<usize>();
+    c.email.as_ref().map_or(0, |e| e.as_str().len()) * 3
+        + text(&c.phone)
+        + text(&c.first_name) * 2
+        + text(&c.last_name) * 2
+        + text(&c.locale)
+        + text(&c.country)
+        + text(&c.owner_id)
+        + json
+        + 400
+}
+
+/// Inserts many new contacts with their tag and external-id rows in multi-row
+/// statements. Uniqueness was checked by the caller; a violation still fails the
+/// statement (and the caller's transaction) rather than corrupting anything.
 /// # Errors
 /// `Conflict` on a unique violation, `Db` otherwise.
 pub async fn insert_many(db: &impl ConnectionTrait, new: &[Contact]) -> Result<(), StoreError> {
-    for chunk in new.chunks(CHUNK) {
+    for chunk in sized_chunks(new, STATEMENT_BUDGET, encoded_size) {
         contact::Entity::insert_many(chunk.iter().map(active))
             .exec_without_returning(db)
             .await?;
-        let tags: Vec<tag::ActiveModel> = chunk
-            .iter()
-            .flat_map(|c| {
-                c.tags.iter().map(|t| tag::ActiveModel {
-                    workspace_id: Set(c.workspace_id.uuid()),
-                    tag: Set(t.clone()),
-                    contact_id: Set(c.id.uuid()),
-                })
+    }
+    let tags: Vec<tag::ActiveModel> = new
+        .iter()
+        .flat_map(|c| {
+            c.tags.iter().map(|t| tag::ActiveModel {
+                workspace_id: Set(c.workspace_id.uuid()),
+                tag: Set(t.clone()),
+                contact_id: Set(c.id.uuid()),
             })
-            .collect();
-        for rows in tags.chunks(CHUNK * 2) {
-            tag::Entity::insert_many(rows.to_vec())
-                .exec_without_returning(db)
-                .await?;
-        }
-        let ids: Vec<ext::ActiveModel> = chunk
-            .iter()
-            .flat_map(|c| {
-                c.external_ids.iter().map(|(s, i)| ext::ActiveModel {
-                    workspace_id: Set(c.workspace_id.uuid()),
-                    source: Set(s.clone()),
-                    external_id: Set(i.clone()),
-                    contact_id: Set(c.id.uuid()),
-                })
+        })
+        .collect();
+    for rows in tags.chunks(STATEMENT_BUDGET / 64) {
+        tag::Entity::insert_many(rows.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    let ids: Vec<ext::ActiveModel> = new
+        .iter()
+        .flat_map(|c| {
+            c.external_ids.iter().map(|(s, i)| ext::ActiveModel {
+                workspace_id: Set(c.workspace_id.uuid()),
+                source: Set(s.clone()),
+                external_id: Set(i.clone()),
+                contact_id: Set(c.id.uuid()),
             })
-            .collect();
-        for rows in ids.chunks(CHUNK * 2) {
-            ext::Entity::insert_many(rows.to_vec())
-                .exec_without_returning(db)
-                .await?;
-        }
+        })
+        .collect();
+    for rows in ids.chunks(STATEMENT_BUDGET / 128) {
+        ext::Entity::insert_many(rows.to_vec())
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

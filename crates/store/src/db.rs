@@ -98,10 +98,21 @@ impl Db {
     }
 
     /// Applies every pending migration.
+    /// Migrations run in one write transaction (PostgreSQL and SQLite both have
+    /// transactional DDL), under an advisory lock on PostgreSQL: replicas starting
+    /// together wait for the first one instead of racing it.
     /// # Errors
-    /// When a migration fails; nothing of that migration is kept.
+    /// When a migration fails; nothing of the run is kept.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.write, None).await?;
+        let tx = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            // An arbitrary key, the same in every Rapport process.
+            let lock = "SELECT pg_advisory_xact_lock(7291473115)";
+            tx.execute_raw(Statement::from_string(DbBackend::Postgres, lock))
+                .await?;
+        }
+        Migrator::up(&tx, None).await?;
+        tx.commit().await?;
         Ok(())
     }
 

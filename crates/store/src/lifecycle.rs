@@ -42,7 +42,8 @@ pub async fn record(db: &impl ConnectionTrait, ws: WorkspaceId, t: &Transition) 
 
 /// Records transitions, in multi-row statements.
 pub async fn record_many(db: &impl ConnectionTrait, ws: WorkspaceId, ts: &[Transition]) -> Result<(), StoreError> {
-    for chunk in ts.chunks(1000) {
+    // About 200 bytes a row; see `page::sized_chunks` for why statements stay small.
+    for chunk in ts.chunks(crate::page::STATEMENT_BUDGET / 200) {
         lt::Entity::insert_many(chunk.iter().map(|t| active(ws, t)))
             .exec_without_returning(db)
             .await?;

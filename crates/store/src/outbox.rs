@@ -38,7 +38,8 @@ pub async fn push(db: &impl ConnectionTrait, events: &[Event]) -> Result<(), Sto
     if events.is_empty() {
         return Ok(());
     }
-    for chunk in events.chunks(1000) {
+    let size = |e: &Event| e.data.to_string().len() + 200;
+    for chunk in crate::page::sized_chunks(events, crate::page::STATEMENT_BUDGET, size) {
         event::Entity::insert_many(chunk.iter().map(active))
             .exec_without_returning(db)
             .await?;

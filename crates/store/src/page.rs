@@ -101,3 +101,38 @@ pub(crate) fn contains_pattern(text: &str) -> sea_orm::sea_query::LikeExpr {
     p.push('%');
     sea_orm::sea_query::LikeExpr::new(p).escape('\\')
 }
+
+/// Splits `items` into equal runs small enough that the largest item times the run
+/// length stays under `budget` bytes. Equal runs keep the statement text the same, so the
+/// driver reuses its prepared statement.
+///
+/// Why small: the PostgreSQL driver (sqlx 0.9.0) does not set `TCP_NODELAY`, and a
+/// message above about 16 KiB then waits for the server's delayed acknowledgement
+/// (about 40 ms on loopback) before its last part is sent. Measured here: a 16 KB insert
+/// takes 0.3 ms, an 18 KB one 44 ms.
+pub(crate) fn sized_chunks<T>(items: &[T], budget: usize, size: impl Fn(&T) -> usize) -> std::slice::Chunks<'_, T> {
+    let largest = items.iter().map(size).max().unwrap_or(1).max(1);
+    items.chunks((budget / largest).max(1))
+}
+
+/// The byte budget of one multi-row statement (see [`sized_chunks`]).
+pub(crate) const STATEMENT_BUDGET: usize = 12 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::sized_chunks;
+
+    #[test]
+    fn chunks_are_equal_and_sized_by_the_largest_item() {
+        let items: Vec<usize> = vec![10, 10, 20, 5, 5, 10, 1];
+        let chunks: Vec<&[usize]> = sized_chunks(&items, 45, |x| *x).collect();
+        assert_eq!(chunks, vec![&[10, 10][..], &[20, 5][..], &[5, 10][..], &[1][..]]);
+        let big: Vec<usize> = vec![100, 1];
+        assert_eq!(
+            sized_chunks(&big, 45, |x| *x).count(),
+            2,
+            "an item over the budget still goes alone"
+        );
+        assert_eq!(sized_chunks(&Vec::<usize>::new(), 45, |x| *x).count(), 0);
+    }
+}

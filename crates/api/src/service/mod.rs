@@ -11,6 +11,7 @@ pub mod companies;
 pub mod contacts;
 mod effects;
 pub mod lifecycle;
+pub mod seed;
 pub mod upserts;
 
 use rapport_domain::event::{Event, EventType};
