@@ -6,7 +6,7 @@ export RAPPORT_TEST_POSTGRES_URL
 
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run build test lint fmt schema ci
+.PHONY: run build test lint fmt schema ci bench
 
 ## run: start the server on ./rapport.db (SQLite)
 run:
@@ -37,3 +37,9 @@ schema:
 	cargo run -q -p rapport-api -- export-schema
 
 ci: lint test
+
+## bench: seed a fresh database, load the real server over loopback, compare with pgbench
+## (BENCH_DB=sqlite for SQLite; see tests/src/bin/rapport-bench/main.rs for settings)
+bench:
+	cargo build --release -p rapport-api --bin rapport -p rapport-tests --bin rapport-bench
+	./target/release/rapport-bench

@@ -264,6 +264,10 @@ impl From<StoreError> for ApiError {
                 existing_id: existing,
             },
             StoreError::Stale => ApiError::Stale,
+            StoreError::Retry(why) => {
+                tracing::warn!(error = %why, "transaction aborted by a concurrent one");
+                ApiError::Stale
+            }
             StoreError::Corrupt(what) => ApiError::Internal(format!("corrupt stored value: {what}")),
             StoreError::Db(e) => db_error(&e),
         }

@@ -10,7 +10,7 @@ use rapport_domain::{CompanyId, ContactId, WorkspaceId};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 
@@ -484,22 +484,22 @@ pub async fn insert_many(db: &impl ConnectionTrait, new: &[Contact]) -> Result<(
     Ok(())
 }
 
-/// The contacts holding any of these email keys, locked for update.
-pub async fn find_by_email_keys(
+/// The ids of the contacts holding any of these email keys (not locked).
+pub async fn ids_by_email_keys(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     keys: &[String],
-) -> Result<Vec<Contact>, StoreError> {
+) -> Result<Vec<ContactId>, StoreError> {
     let mut out = Vec::new();
     for chunk in keys.chunks(CHUNK) {
-        let rows = by_ws(ws)
+        let ids: Vec<uuid::Uuid> = by_ws(ws)
+            .select_only()
+            .column(contact::Column::Id)
             .filter(contact::Column::EmailKey.is_in(chunk.iter().cloned()))
-            .lock_exclusive()
+            .into_tuple()
             .all(db)
             .await?;
-        for r in rows {
-            out.push(Contact::try_from(r)?);
-        }
+        out.extend(ids.into_iter().map(ContactId::from_uuid));
     }
     Ok(out)
 }
@@ -526,22 +526,24 @@ pub async fn ids_by_external_ids(
     Ok(out)
 }
 
-/// Several contacts by id, locked for update.
+/// Several contacts by id, locked for update in one statement and in id order: two
+/// transactions locking overlapping sets then wait for each other instead of
+/// deadlocking.
 pub async fn get_many_for_update(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     ids: &[ContactId],
 ) -> Result<Vec<Contact>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows = by_ws(ws)
-            .filter(contact::Column::Id.is_in(chunk.iter().map(|i| i.uuid())))
-            .lock_exclusive()
-            .all(db)
-            .await?;
-        for r in rows {
-            out.push(Contact::try_from(r)?);
-        }
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    by_ws(ws)
+        .filter(contact::Column::Id.is_in(ids.iter().map(|i| i.uuid())))
+        .order_by_asc(contact::Column::Id)
+        .lock_exclusive()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect()
 }

@@ -134,18 +134,23 @@ async fn prefetch(tx: &Tx, who: &Caller, items: &[Option<ContactChanges>]) -> Re
             company_ids.push(id);
         }
     }
+    // The contacts are found first, then locked together in id order, so concurrent
+    // batches touching the same contacts queue behind each other instead of deadlocking.
+    emails.sort_unstable();
+    emails.dedup();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut ids: Vec<ContactId> = contacts::ids_by_email_keys(tx, ws, &emails).await?;
+    ids.extend(
+        contacts::ids_by_external_ids(tx, ws, &pairs)
+            .await?
+            .into_iter()
+            .map(|(_, id)| id),
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    let found = contacts::get_many_for_update(tx, ws, &ids).await?;
     let mut known = Known::default();
-    let mut found = contacts::find_by_email_keys(tx, ws, &emails).await?;
-    let have: HashSet<ContactId> = found.iter().map(|c| c.id).collect();
-    let by_ext: Vec<ContactId> = contacts::ids_by_external_ids(tx, ws, &pairs)
-        .await?
-        .into_iter()
-        .map(|(_, id)| id)
-        .filter(|id| !have.contains(id))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    found.extend(contacts::get_many_for_update(tx, ws, &by_ext).await?);
     for c in found {
         known.index(&c);
         known.slots.insert(
@@ -206,7 +211,7 @@ pub(crate) async fn upsert(
     tx: &Tx,
     who: &Caller,
     items: &[Option<ContactChanges>],
-) -> Result<Option<Vec<Option<ItemResult>>>, ApiError> {
+) -> Result<Option<Vec<Option<ItemResult>>>, StoreError> {
     let mut known = prefetch(tx, who, items).await?;
     let mut effects = Effects::default();
     let mut results = Vec::with_capacity(items.len());
@@ -237,9 +242,11 @@ pub(crate) async fn upsert(
     Ok(Some(results))
 }
 
-fn retry_or_fail<T>(e: StoreError) -> Result<Option<T>, ApiError> {
+/// A refused write means "do it item by item"; other errors (including deadlocks, which
+/// the caller retries) go up.
+fn retry_or_fail<T>(e: StoreError) -> Result<Option<T>, StoreError> {
     match e {
         StoreError::Conflict { .. } | StoreError::Stale => Ok(None),
-        other => Err(other.into()),
+        other => Err(other),
     }
 }

@@ -45,7 +45,7 @@ pub(crate) async fn insert_new(tx: &Tx, who: &Caller, contact: &Contact, cause: 
     contacts::insert(tx, contact).await?;
     let mut effects = Effects::default();
     effects.created(who, contact, cause);
-    effects.write(tx, who).await
+    Ok(effects.write(tx, who).await?)
 }
 
 /// Writes an applied change: the row, the transition when the stage moved, and the

@@ -6,13 +6,12 @@ use rapport_domain::TransitionId;
 use rapport_domain::contact::Contact;
 use rapport_domain::event::{Event, EventType};
 use rapport_domain::lifecycle::{Cause, Direction, Stage, Transition};
-use rapport_store::{Tx, lifecycle, outbox};
+use rapport_store::{StoreError, Tx, lifecycle, outbox};
 use serde_json::json;
 
 use super::event;
 use crate::auth::Caller;
 use crate::dto::contacts::{ContactDto, TransitionDto};
-use crate::error::ApiError;
 
 /// Transitions and events to write.
 #[derive(Debug, Default)]
@@ -87,7 +86,7 @@ impl Effects {
     }
 
     /// Writes everything in the caller's transaction.
-    pub async fn write(&self, tx: &Tx, who: &Caller) -> Result<(), ApiError> {
+    pub async fn write(&self, tx: &Tx, who: &Caller) -> Result<(), StoreError> {
         lifecycle::record_many(tx, who.workspace(), &self.transitions).await?;
         outbox::push(tx, &self.events).await?;
         Ok(())

@@ -187,9 +187,20 @@ pub async fn batch_upsert(
 ) -> Result<Vec<ItemResult>, ApiError> {
     let parsed = prepare(app, who, items).await?;
     let valid: Vec<Option<ContactChanges>> = parsed.iter().map(|p| p.as_ref().ok().cloned()).collect();
-    let tx = app.db.begin().await?;
-    if let Some(done) = super::bulk::upsert(&tx, who, &valid).await? {
-        super::commit(tx).await?;
+    // A deadlock with a concurrent writer aborts the whole transaction: run it again.
+    for _ in 0..3 {
+        let tx = app.db.begin().await?;
+        let done = match super::bulk::upsert(&tx, who, &valid).await {
+            Ok(Some(done)) => done,
+            Ok(None) => break,
+            Err(rapport_store::StoreError::Retry(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        match tx.commit().await.map_err(rapport_store::StoreError::from) {
+            Ok(()) => {}
+            Err(rapport_store::StoreError::Retry(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
         return Ok(parsed
             .into_iter()
             .zip(done)
@@ -200,7 +211,6 @@ pub async fn batch_upsert(
             })
             .collect());
     }
-    drop(tx);
     one_by_one(app, who, parsed).await
 }
 
