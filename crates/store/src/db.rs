@@ -65,6 +65,16 @@ fn options(url: &str, max: u32, o: &DbOptions) -> ConnectOptions {
         .min_connections(1)
         .acquire_timeout(o.acquire_timeout)
         .sqlx_logging(false);
+    // Waiting for a connection under load is expected (requests queue for the pool);
+    // only a wait close to the timeout is worth a warning.
+    opt.map_sqlx_postgres_pool_opts({
+        let slow = o.acquire_timeout / 2;
+        move |p| p.acquire_slow_threshold(slow)
+    });
+    opt.map_sqlx_sqlite_pool_opts({
+        let slow = o.acquire_timeout / 2;
+        move |p| p.acquire_slow_threshold(slow)
+    });
     opt.map_sqlx_sqlite_opts(|s| {
         s.journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
