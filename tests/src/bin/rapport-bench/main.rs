@@ -209,6 +209,81 @@ fn write_summary(
     }
 }
 
+async fn access_token(base: &str, data: &ops::Data) -> String {
+    let token: Value = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &data.client_id),
+            ("client_secret", &data.client_secret),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token json");
+    token["access_token"].as_str().expect("access_token").to_owned()
+}
+
+fn print_header() {
+    println!(
+        "{:<24} {:>5} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>6} {:>8} {:>10} {:>7}",
+        "operation",
+        "conns",
+        "req/s",
+        "records/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "cpu s/1k",
+        "pgbench/s",
+        "ratio"
+    );
+}
+
+/// What every measurement shares.
+struct Run {
+    base: String,
+    token: String,
+    pid: u32,
+    url: String,
+    kind: String,
+    warmup: Duration,
+    duration: Duration,
+    scratch: PathBuf,
+}
+
+/// Measures one operation at one connection count, then pgbench's limit for it.
+async fn measure(run: &Run, op: &ops::Op, c: usize, salt: u64) -> Row {
+    let token = if op.name == "token" { "" } else { run.token.as_str() };
+    let _ = load::run(&run.base, token, &op.make, c, run.warmup, salt).await;
+    let cpu0 = sys::cpu_seconds(run.pid);
+    let stats = load::run(&run.base, token, &op.make, c, run.duration, salt + 1_000_000).await;
+    let cpu = sys::cpu_seconds(run.pid) - cpu0;
+    let cpu_per_1k = if stats.requests > 0 {
+        cpu * 1000.0 / stats.requests as f64
+    } else {
+        0.0
+    };
+    let pgbench = match (&op.pgbench, run.kind.as_str()) {
+        (Some(script), "postgres") => sys::pgbench(&run.url, script, c, run.duration.as_secs(), &run.scratch)
+            .map_err(|e| eprintln!("{}: {e}", op.name))
+            .ok(),
+        _ => None,
+    };
+    Row {
+        op: op.name,
+        connections: c,
+        stats,
+        items: op.items,
+        cpu_per_1k,
+        pgbench,
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let kind = env("BENCH_DB", "postgres");
@@ -251,21 +326,7 @@ async fn main() {
     let pid = server.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (idle_rss, _) = sys::memory_mib(pid);
-    let token: Value = reqwest::Client::new()
-        .post(format!("{base}/v1/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &data.client_id),
-            ("client_secret", &data.client_secret),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token json");
-    let token = token["access_token"].as_str().expect("access_token").to_owned();
-
+    let token = access_token(&base, &data).await;
     println!(
         "Rapport benchmark: {kind}, {contacts} contacts seeded in {:.1} s ({} contacts/s), {} s per run after {} s warm-up, {} cores",
         seeded["seconds"].as_f64().unwrap_or(0.0),
@@ -274,55 +335,27 @@ async fn main() {
         warmup.as_secs(),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
     );
-    println!(
-        "{:<24} {:>5} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>6} {:>8} {:>10} {:>7}",
-        "operation",
-        "conns",
-        "req/s",
-        "records/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "errors",
-        "cpu s/1k",
-        "pgbench/s",
-        "ratio"
-    );
+    print_header();
     let mut rows = Vec::new();
     // Every run gets its own random streams, so creates never repeat an earlier email.
     let mut salt = 0u64;
+    let run = Run {
+        base: base.clone(),
+        token: token.clone(),
+        pid,
+        url: url.clone(),
+        kind: kind.clone(),
+        warmup,
+        duration,
+        scratch: scratch.path().to_path_buf(),
+    };
     for op in ops::all(&data) {
         if !only.is_empty() && !only.split(',').any(|o| op.name.contains(o.trim())) {
             continue;
         }
         for &c in &connections {
-            let token = if op.name == "token" { "" } else { token.as_str() };
-            salt += 1_000_000;
-            let _ = load::run(&base, token, &op.make, c, warmup, salt).await;
-            salt += 1_000_000;
-            let cpu0 = sys::cpu_seconds(pid);
-            let stats = load::run(&base, token, &op.make, c, duration, salt).await;
-            let cpu = sys::cpu_seconds(pid) - cpu0;
-            let cpu_per_1k = if stats.requests > 0 {
-                cpu * 1000.0 / stats.requests as f64
-            } else {
-                0.0
-            };
-            let pgbench = match (&op.pgbench, kind.as_str()) {
-                (Some(script), "postgres") => sys::pgbench(&url, script, c, duration.as_secs(), scratch.path())
-                    .map_err(|e| eprintln!("{}: {e}", op.name))
-                    .ok(),
-                _ => None,
-            };
-            let row = Row {
-                op: op.name,
-                connections: c,
-                stats,
-                items: op.items,
-                cpu_per_1k,
-                pgbench,
-            };
+            salt += 2_000_000;
+            let row = measure(&run, &op, c, salt).await;
             print_row(&row);
             rows.push(row);
         }
