@@ -368,6 +368,30 @@ async fn a_batch_reports_every_item_in_order_and_commits_the_valid_ones(s: Serve
     assert_eq!(api.list("").await.len(), 3);
 }
 
+async fn a_batch_can_answer_with_ids_and_versions_only(s: Server) {
+    let api = Api::admin(&s).await;
+    let body = json!({"items": [{"email": "ada@example.com"}, {"email": "nope"}]});
+    let r = api
+        .0
+        .req(Method::POST, "/v1/contacts/batch", &api.1)
+        .header("prefer", "return=minimal")
+        .json(&body);
+    let r = Reply::from(r.send().await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("preference-applied"), Some("return=minimal"));
+    let first = &r.body["results"][0];
+    assert_eq!((&first["status"], &first["version"]), (&json!("created"), &json!(1)));
+    assert!(first["id"].is_string() && first.get("contact").is_none(), "{first}");
+    assert_eq!(r.body["results"][1]["error"]["code"], "validation_failed");
+    let full = api
+        .post(
+            "/v1/contacts/batch",
+            json!({"items": [{"email": "ada@example.com", "first_name": "Ada"}]}),
+        )
+        .await;
+    assert_eq!(full.body["results"][0]["contact"]["first_name"], "Ada");
+}
+
 async fn a_batch_of_more_than_a_thousand_items_is_refused_whole(s: Server) {
     let api = Api::admin(&s).await;
     let items: Vec<Value> = (0..1001).map(|i| json!({"email": format!("p{i}@x.io")})).collect();
@@ -559,6 +583,7 @@ async fn events_carry_the_object_its_changes_and_the_acting_client(s: Server) {
 }
 
 on_both!(
+    a_batch_can_answer_with_ids_and_versions_only,
     null_for_a_whole_map_removes_every_entry,
     a_new_contact_is_normalised_and_one_without_any_identity_is_refused,
     a_merge_patch_keeps_absent_fields_clears_nulls_and_raises_the_version,

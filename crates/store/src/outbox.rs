@@ -33,12 +33,25 @@ fn active(e: &Event) -> event::ActiveModel {
     }
 }
 
+/// A JSON value's encoded length (exact unless strings need escaping), without
+/// encoding it.
+fn json_size(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 24,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| json_size(x) + 1).sum::<usize>(),
+        Value::Object(m) => 2 + m.iter().map(|(k, x)| k.len() + 4 + json_size(x)).sum::<usize>(),
+    }
+}
+
 /// Writes events (in the caller's transaction).
 pub async fn push(db: &impl ConnectionTrait, events: &[Event]) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let size = |e: &Event| e.data.to_string().len() + 200;
+    let size = |e: &Event| json_size(&e.data) + 200;
     for chunk in crate::page::sized_chunks(events, crate::page::STATEMENT_BUDGET, size) {
         event::Entity::insert_many(chunk.iter().map(active))
             .exec_without_returning(db)

@@ -228,6 +228,13 @@ pub enum ItemStatus {
 pub struct BatchItemResult {
     pub index: usize,
     pub status: ItemStatus,
+    /// The contact's id (absent for a failed item).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+    /// The contact's version after the item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// The whole contact, unless the request said `Prefer: return=minimal`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<ContactDto>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -283,13 +283,29 @@ pub async fn retag(
     Ok(with_etag(StatusCode::OK, c.version, &ContactDto::from(&c)))
 }
 
+/// Whether the request asked for `Prefer: return=minimal` (RFC 7240).
+fn minimal(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+}
+
 /// Upserts up to 1000 contacts. Each item is matched by one of its external ids, then
 /// by email, else created; every item gets its own result, and valid items are
-/// committed even when others fail.
+/// committed even when others fail. With `Prefer: return=minimal`, results carry the id
+/// and version of each contact instead of the whole contact.
 #[utoipa::path(post, path = "/v1/contacts/batch", tag = "contacts", request_body = BatchUpsert,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header), ("Prefer" = Option<String>, Header, description = "return=minimal")),
     responses((status = 200, body = BatchResult), WriteErrors), security(("bearer" = ["contacts:write"])))]
-pub async fn batch_upsert(app: web::Data<App>, who: Caller, body: Json<BatchUpsert>) -> Result<HttpResponse, ApiError> {
+pub async fn batch_upsert(
+    app: web::Data<App>,
+    who: Caller,
+    req: HttpRequest,
+    body: Json<BatchUpsert>,
+) -> Result<HttpResponse, ApiError> {
+    let minimal = minimal(&req);
     let items = body.into_inner().items;
     service::upserts::check_batch_size(items.len())?;
     let inputs = items
@@ -324,7 +340,9 @@ pub async fn batch_upsert(app: web::Data<App>, who: Caller, body: Json<BatchUpse
                 BatchItemResult {
                     index,
                     status,
-                    contact: Some(ContactDto::from(&c)),
+                    id: Some(c.id.uuid()),
+                    version: Some(c.version),
+                    contact: (!minimal).then(|| ContactDto::from(&c)),
                     error: None,
                 }
             }
@@ -333,6 +351,8 @@ pub async fn batch_upsert(app: web::Data<App>, who: Caller, body: Json<BatchUpse
                 BatchItemResult {
                     index,
                     status: ItemStatus::Failed,
+                    id: None,
+                    version: None,
                     contact: None,
                     error: Some(e.problem()),
                 }
@@ -340,7 +360,11 @@ pub async fn batch_upsert(app: web::Data<App>, who: Caller, body: Json<BatchUpse
         };
         out.results.push(item);
     }
-    Ok(HttpResponse::Ok().json(out))
+    let mut res = HttpResponse::Ok();
+    if minimal {
+        res.insert_header(("preference-applied", "return=minimal"));
+    }
+    Ok(res.json(out))
 }
 
 /// The batch route, with its larger body limit.

@@ -32,7 +32,7 @@ pub async fn create(app: &App, who: &Caller, input: CompanyInput) -> Result<Comp
         EventType::CompanyCreated,
         who,
         company.created_at,
-        &CompanyDto::from(&company),
+        super::object(&CompanyDto::from(&company)),
         None,
     );
     outbox::push(&tx, &[e]).await?;
@@ -80,20 +80,11 @@ pub async fn update(
         return Ok(before);
     };
     companies::update(&tx, &after, before.version).await?;
-    let old = serde_json::to_value(CompanyDto::from(&before)).unwrap_or_default();
-    let new = CompanyDto::from(&after);
-    let changes = rapport_domain::event::changes(&old, &serde_json::to_value(&new).unwrap_or_default());
-    outbox::push(
-        &tx,
-        &[event(
-            EventType::CompanyUpdated,
-            who,
-            after.updated_at,
-            &new,
-            Some(changes),
-        )],
-    )
-    .await?;
+    let old = super::object(&CompanyDto::from(&before));
+    let new = super::object(&CompanyDto::from(&after));
+    let changes = rapport_domain::event::changes(&old, &new);
+    let e = event(EventType::CompanyUpdated, who, after.updated_at, new, Some(changes));
+    outbox::push(&tx, &[e]).await?;
     super::commit(tx).await?;
     Ok(after)
 }
@@ -134,7 +125,7 @@ pub async fn delete(app: &App, who: &Caller, id: CompanyId, precondition: Precon
             EventType::CompanyDeleted,
             who,
             now,
-            &CompanyDto::from(&before),
+            super::object(&CompanyDto::from(&before)),
             None,
         )],
     )

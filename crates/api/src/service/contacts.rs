@@ -204,7 +204,7 @@ pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precon
         EventType::ContactDeleted,
         who,
         rapport_store::now(),
-        &ContactDto::from(&before),
+        super::object(&ContactDto::from(&before)),
         None,
     );
     outbox::push(&tx, &[e]).await?;

@@ -34,9 +34,9 @@ impl Effects {
             reason: None,
             at: contact.created_at,
         });
-        let dto = ContactDto::from(contact);
+        let object = super::object(&ContactDto::from(contact));
         self.events
-            .push(event(EventType::ContactCreated, who, contact.created_at, &dto, None));
+            .push(event(EventType::ContactCreated, who, contact.created_at, object, None));
     }
 
     /// A changed contact: `contact.updated` with the changed fields and, when the stage
@@ -50,15 +50,15 @@ impl Effects {
         cause: Cause,
         reason: Option<String>,
     ) {
-        let old = serde_json::to_value(ContactDto::from(before)).unwrap_or_default();
-        let new = ContactDto::from(after);
-        let new_json = serde_json::to_value(&new).unwrap_or_default();
-        let changes = rapport_domain::event::changes(&old, &new_json);
+        let old = super::object(&ContactDto::from(before));
+        let new = super::object(&ContactDto::from(after));
+        let changes = rapport_domain::event::changes(&old, &new);
+        let stage_event_object = moved.is_some().then(|| new.clone());
         self.events.push(event(
             EventType::ContactUpdated,
             who,
             after.updated_at,
-            &new,
+            new,
             Some(changes),
         ));
         if let Some((to, direction)) = moved {
@@ -79,7 +79,7 @@ impl Effects {
                 EventType::ContactStageChanged,
                 who,
                 after.updated_at,
-                &new,
+                stage_event_object.unwrap_or_default(),
                 Some(json!({ "transition": transition })),
             ));
         }

@@ -16,7 +16,6 @@ pub mod upserts;
 
 use rapport_domain::event::{Event, EventType};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::auth::Caller;
 
@@ -39,19 +38,32 @@ pub fn page_size(limit: Option<u64>) -> Result<u64, crate::error::ApiError> {
     }
 }
 
-/// An event about `object` caused by the caller at `at`, with extra data merged in.
+/// An event about `object` (its API representation) caused by the caller at `at`, with
+/// extra data merged in.
 pub fn event(
     kind: EventType,
     who: &Caller,
     at: chrono::DateTime<chrono::Utc>,
-    object: &impl Serialize,
+    object: serde_json::Value,
     extra: Option<serde_json::Value>,
 ) -> Event {
-    let mut data = json!({ "object": object });
-    if let (Some(serde_json::Value::Object(extra)), Some(d)) = (extra, data.as_object_mut()) {
-        d.extend(extra);
+    let mut data = serde_json::Map::new();
+    data.insert("object".into(), object);
+    if let Some(serde_json::Value::Object(extra)) = extra {
+        data.extend(extra);
     }
-    Event::new(kind, who.workspace(), who.actor().clone(), at, data)
+    Event::new(
+        kind,
+        who.workspace(),
+        who.actor().clone(),
+        at,
+        serde_json::Value::Object(data),
+    )
+}
+
+/// The JSON representation of an API object, for event payloads.
+pub fn object(x: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(x).unwrap_or_default()
 }
 
 /// Whether an upsert created, updated or left a record as it was.

@@ -213,7 +213,13 @@ async fn seed_companies(db: &Db, who: &Caller, count: usize, rng: &mut Rng) -> R
         };
         let company = Company::create(CompanyId::new(), who.workspace(), input.validate(&schema, true)?, now);
         let dto = CompanyDto::from(&company);
-        events.push(super::event(EventType::CompanyCreated, who, now, &dto, None));
+        events.push(super::event(
+            EventType::CompanyCreated,
+            who,
+            now,
+            super::object(&dto),
+            None,
+        ));
         ids.push(company.id);
         all.push(company);
     }

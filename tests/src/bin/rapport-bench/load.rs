@@ -11,6 +11,7 @@ pub struct Request {
     pub method: Method,
     pub path: String,
     pub body: Option<(&'static str, Vec<u8>)>,
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 /// Builds the next request of an operation from a random source.
@@ -87,6 +88,9 @@ async fn connection(base: Arc<String>, token: Arc<String>, make: MakeRequest, se
         let mut b = client.request(req.method, format!("{base}{}", req.path));
         if !token.is_empty() {
             b = b.bearer_auth(token.as_str());
+        }
+        for (name, value) in req.headers {
+            b = b.header(name, value);
         }
         if let Some((content_type, body)) = req.body {
             b = b.header("content-type", content_type).body(body);

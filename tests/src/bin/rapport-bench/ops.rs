@@ -63,6 +63,7 @@ fn get(path: String) -> Request {
         method: Method::GET,
         path,
         body: None,
+        headers: Vec::new(),
     }
 }
 
@@ -71,6 +72,7 @@ fn post(path: String, body: &serde_json::Value) -> Request {
         method: Method::POST,
         path,
         body: Some(json_body(body)),
+        headers: Vec::new(),
     }
 }
 
@@ -116,6 +118,7 @@ pub fn all(d: &Data) -> Vec<Op> {
                 "application/x-www-form-urlencoded",
                 format!("grant_type=client_credentials&client_id={cid}&client_secret={secret}").into_bytes(),
             )),
+            headers: Vec::new(),
         }),
         pgbench: Some(format!(
             "SELECT workspace_id, id, name, secret_hash, scopes, created_at, revoked_at FROM api_clients WHERE id = '{}' LIMIT 1;\n",
@@ -190,6 +193,7 @@ pub fn all(d: &Data) -> Vec<Op> {
                 method: Method::PUT,
                 path: format!("/v1/contacts/by-email/c{n}@seed.example"),
                 body: Some(json_body(&body)),
+                headers: Vec::new(),
             }
         }),
         pgbench: Some(format!(
@@ -223,24 +227,31 @@ pub fn all(d: &Data) -> Vec<Op> {
         )),
     });
 
-    ops.push(Op {
-        name: "batch upsert 1000",
-        items: 1000,
-        make: Arc::new(move |r: &mut Rng| {
-            let items: Vec<serde_json::Value> = (0..1000)
-                .map(|i| {
-                    if i % 2 == 0 {
-                        json!({"email": format!("c{}@seed.example", r.upto(n_max)), "first_name": "Batch",
-                            "attributes": {"lifetime_value": r.next() % 100_000}})
-                    } else {
-                        json!({"email": format!("n{}-{}@batch.example", r.next(), i), "first_name": "New",
-                            "tags": ["bench"], "external_ids": {"erp": format!("E{}", r.next())}})
-                    }
-                })
-                .collect();
-            post("/v1/contacts/batch".into(), &json!({ "items": items }))
-        }),
-        pgbench: None,
-    });
+    for (name, prefer) in [
+        ("batch upsert 1000", None),
+        ("batch 1000 return=minimal", Some("return=minimal")),
+    ] {
+        ops.push(Op {
+            name,
+            items: 1000,
+            make: Arc::new(move |r: &mut Rng| {
+                let items: Vec<serde_json::Value> = (0..1000)
+                    .map(|i| {
+                        if i % 2 == 0 {
+                            json!({"email": format!("c{}@seed.example", r.upto(n_max)), "first_name": "Batch",
+                                "attributes": {"lifetime_value": r.next() % 100_000}})
+                        } else {
+                            json!({"email": format!("n{}-{}@batch.example", r.next(), i), "first_name": "New",
+                                "tags": ["bench"], "external_ids": {"erp": format!("E{}", r.next())}})
+                        }
+                    })
+                    .collect();
+                let mut req = post("/v1/contacts/batch".into(), &json!({ "items": items }));
+                req.headers.extend(prefer.map(|p| ("prefer", p)));
+                req
+            }),
+            pgbench: None,
+        });
+    }
     ops
 }
