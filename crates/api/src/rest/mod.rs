@@ -75,9 +75,13 @@ pub enum WriteErrors {
     Unprocessable(Problem),
 }
 
-/// Mounts every REST route.
+/// Mounts every REST route. Routes are tried in order, each pattern with parameters
+/// costing a regular-expression match, so the busiest come first.
 pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
-    cfg.service(auth::token)
+    cfg.service(contacts::get)
+        .service(contacts::update)
+        .service(contacts::delete)
+        .service(auth::token)
         .service(contacts::batch_upsert_scope(batch_limit))
         .service(contacts::create)
         .service(contacts::list)
@@ -85,9 +89,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(contacts::upsert_by_email)
         .service(contacts::get_by_external_id)
         .service(contacts::upsert_by_external_id)
-        .service(contacts::get)
-        .service(contacts::update)
-        .service(contacts::delete)
         .service(contacts::retag)
         .service(lifecycle::change_stage)
         .service(lifecycle::history)

@@ -74,42 +74,20 @@ impl Stats {
     }
 }
 
-async fn connection(base: Arc<String>, token: Arc<String>, make: MakeRequest, seed: u64, until: Instant) -> Stats {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .http1_only()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default();
+async fn connection(addr: Arc<String>, token: Arc<String>, make: MakeRequest, seed: u64, until: Instant) -> Stats {
+    let mut conn = crate::http::Connection::new(&addr);
     let mut rng = Rng::new(seed);
     let mut stats = Stats::default();
     while Instant::now() < until {
         let req = make(&mut rng);
-        let mut b = client.request(req.method, format!("{base}{}", req.path));
-        if !token.is_empty() {
-            b = b.bearer_auth(token.as_str());
-        }
-        for (name, value) in req.headers {
-            b = b.header(name, value);
-        }
-        if let Some((content_type, body)) = req.body {
-            b = b.header("content-type", content_type).body(body);
-        }
         let started = Instant::now();
-        let result = b.send().await;
-        let ok = match result {
+        let ok = match conn.send(&req, &token).await {
+            Ok(r) if r.error_body.is_none() => true,
             Ok(r) => {
-                let code = r.status();
-                let body = r.bytes().await;
-                if code.is_success() && body.is_ok() {
-                    true
-                } else {
-                    if stats.first_error.is_none() {
-                        let text = body.map(|b| String::from_utf8_lossy(&b).chars().take(300).collect::<String>());
-                        stats.first_error = Some(format!("{code}: {}", text.unwrap_or_default()));
-                    }
-                    false
-                }
+                stats
+                    .first_error
+                    .get_or_insert_with(|| format!("{}: {}", r.status, r.error_body.unwrap_or_default()));
+                false
             }
             Err(e) => {
                 stats.first_error.get_or_insert_with(|| e.to_string());

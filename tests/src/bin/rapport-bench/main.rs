@@ -10,6 +10,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::cast_precision_loss)]
 
+mod http;
 mod load;
 mod ops;
 mod sys;
@@ -259,9 +260,10 @@ struct Run {
 /// Measures one operation at one connection count, then pgbench's limit for it.
 async fn measure(run: &Run, op: &ops::Op, c: usize, salt: u64) -> Row {
     let token = if op.name == "token" { "" } else { run.token.as_str() };
-    let _ = load::run(&run.base, token, &op.make, c, run.warmup, salt).await;
+    let addr = run.base.trim_start_matches("http://");
+    let _ = load::run(addr, token, &op.make, c, run.warmup, salt).await;
     let cpu0 = sys::cpu_seconds(run.pid);
-    let stats = load::run(&run.base, token, &op.make, c, run.duration, salt + 1_000_000).await;
+    let stats = load::run(addr, token, &op.make, c, run.duration, salt + 1_000_000).await;
     let cpu = sys::cpu_seconds(run.pid) - cpu0;
     let cpu_per_1k = if stats.requests > 0 {
         cpu * 1000.0 / stats.requests as f64
