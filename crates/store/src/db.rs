@@ -64,6 +64,10 @@ fn options(url: &str, max: u32, o: &DbOptions) -> ConnectOptions {
     opt.max_connections(max)
         .min_connections(1)
         .acquire_timeout(o.acquire_timeout)
+        // sqlx pings a connection on every checkout by default: a second round trip per
+        // request. Only a connection idle long enough to have been dropped by the server
+        // or a proxy is pinged; sqlx still checks every connection when it is released.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     // Waiting for a connection under load is expected (requests queue for the pool);
     // only a wait close to the timeout is worth a warning.
