@@ -64,6 +64,7 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
         app.settings.graphql_max_depth,
         app.settings.graphql_max_complexity,
     ));
+    let parsed = web::Data::new(graphql::ParsedQueries::new(256));
     let metrics = web::Data::new(app.metrics.clone());
     let app = web::Data::new(app);
     let server_app = app.clone();
@@ -71,6 +72,7 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
         ActixApp::new()
             .app_data(server_app.clone())
             .app_data(schema.clone())
+            .app_data(parsed.clone())
             .app_data(metrics.clone())
             .app_data(BodyLimit(body_limit))
             .app_data(web::PathConfig::default().error_handler(rest::path_error))

@@ -103,9 +103,9 @@ impl Db {
                 url.split(':').next().unwrap_or_default()
             ))));
         };
-        let read = Database::connect(options(url, o.max_connections.max(1), o)).await?;
+        let read = Box::pin(Database::connect(options(url, o.max_connections.max(1), o))).await?;
         let write = match backend {
-            Backend::Sqlite => Database::connect(options(url, 1, o)).await?,
+            Backend::Sqlite => Box::pin(Database::connect(options(url, 1, o))).await?,
             Backend::Postgres => read.clone(),
         };
         Ok(Self { read, write, backend })

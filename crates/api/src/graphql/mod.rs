@@ -1,6 +1,7 @@
 //! GraphQL at `/graphql` (POST; GraphiQL on GET). Resolvers call the same use cases as
 //! REST; errors carry the same `code` in `extensions`.
 
+mod cache;
 mod companies;
 mod contact_mutations;
 mod contacts;
@@ -15,6 +16,8 @@ use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::http::json::Json;
+
+pub use cache::ParsedQueries;
 
 /// Every query.
 #[derive(MergedObject, Default)]
@@ -110,6 +113,7 @@ impl GraphqlBody {
 pub async fn post(
     app: web::Data<App>,
     schema: web::Data<RapportSchema>,
+    parsed: web::Data<ParsedQueries>,
     req: HttpRequest,
     body: Json<GraphqlBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -125,12 +129,9 @@ pub async fn post(
     // Pages prefetch their companies in one statement; a single contact's company need
     // not wait the default millisecond for others to join its batch.
     .delay(std::time::Duration::ZERO);
-    let request = body
-        .into_inner()
-        .into_request()?
-        .data(app.clone())
-        .data(who)
-        .data(loader);
+    let mut request = body.into_inner().into_request()?;
+    parsed.prepare(&mut request);
+    let request = request.data(app.clone()).data(who).data(loader);
     let response = schema.execute(request).await;
     Ok(HttpResponse::Ok().json(response))
 }
