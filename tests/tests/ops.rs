@@ -140,6 +140,32 @@ async fn an_unknown_route_answers_a_not_found_problem(s: Server) {
     .problem(404, "not_found");
 }
 
+async fn a_known_path_with_another_method_answers_405_naming_the_allowed_ones(s: Server) {
+    let r = get(&s, Method::DELETE, "/v1/auth/token", &[]).await;
+    r.problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    let token = s.admin_token().await;
+    let id = uuid::Uuid::now_v7();
+    let r = s.call(Method::PUT, &format!("/v1/contacts/{id}"), &token, None).await;
+    r.problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, PATCH, DELETE"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("GET, PATCH, DELETE")
+    );
+    let r = s.call(Method::PATCH, "/v1/contacts", &token, None).await;
+    r.problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = s.call(Method::DELETE, "/graphql", &token, None).await;
+    r.problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = get(&s, Method::OPTIONS, "/v1/companies", &[]).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("allow"), Some("GET, POST, OPTIONS"));
+}
+
 async fn every_response_carries_a_request_id_and_a_supplied_one_is_echoed(s: Server) {
     let mut seen = Vec::new();
     for (method, path) in [
@@ -201,7 +227,7 @@ async fn cors_allows_only_the_configured_origins_and_never_credentials(db: TestD
     never_credentialed(&allowed);
 
     let refused = preflight(&s, "https://evil.example").await;
-    assert!(!refused.status.is_success(), "{} {:?}", refused.status, refused.headers);
+    refused.problem(400, "cors_rejected");
     let allow_origin = refused.header("access-control-allow-origin");
     assert_eq!(allow_origin, None, "{:?}", refused.headers);
     assert!(refused.header("x-request-id").is_some(), "{:?}", refused.headers);
@@ -306,6 +332,7 @@ on_both!(
     the_openapi_document_describes_the_api_and_its_bearer_scheme,
     swagger_ui_and_graphiql_are_served_as_html,
     an_unknown_route_answers_a_not_found_problem,
+    a_known_path_with_another_method_answers_405_naming_the_allowed_ones,
     every_response_carries_a_request_id_and_a_supplied_one_is_echoed,
     without_configured_origins_no_cross_origin_request_is_allowed,
     sigterm_stops_the_server_gracefully,

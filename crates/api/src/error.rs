@@ -22,6 +22,9 @@ pub enum ApiError {
     /// 404 `not_found`.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 405 `method_not_allowed`: the path exists; the methods it accepts.
+    #[error("this resource allows {0}")]
+    MethodNotAllowed(String),
     /// 409 `conflict`: a unique value is taken; names the record holding it.
     #[error("{detail}")]
     Conflict { detail: String, existing_id: Option<Uuid> },
@@ -111,6 +114,7 @@ impl ApiError {
             Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } => code,
             Self::Domain(e) => e.code(),
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict { .. } => "conflict",
             Self::Stale => "concurrent_modification",
             Self::InUse(_) => "in_use",
@@ -131,6 +135,7 @@ impl ApiError {
             Self::Domain(DomainError::Invalid(_)) => "Validation failed",
             Self::Domain(DomainError::StageTransitionNotAllowed { .. }) => "Stage transition not allowed",
             Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed(_) => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
             Self::Stale => "Concurrent modification",
             Self::InUse(_) => "In use",
@@ -211,6 +216,7 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Domain(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::Stale | Self::InUse(_) | Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -241,6 +247,9 @@ impl ResponseError for ApiError {
                 ),
             };
             res.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let Self::MethodNotAllowed(allow) = self {
+            res.insert_header((header::ALLOW, allow.as_str()));
         }
         res.json(self.problem())
     }

@@ -16,39 +16,12 @@ pub mod service;
 
 use std::time::Duration;
 
-use actix_cors::Cors;
 use actix_web::middleware::from_fn;
 use actix_web::{App as ActixApp, HttpServer, web};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::App;
 use crate::http::json::BodyLimit;
-
-/// The CORS policy: only configured origins; `*` allows any origin, and Rapport never
-/// enables credentialed CORS (bearer tokens are not cookies), so a wildcard can never be
-/// combined with credentials.
-fn cors(origins: &[String]) -> Cors {
-    let mut cors = Cors::default()
-        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allowed_headers([
-            "authorization",
-            "content-type",
-            "idempotency-key",
-            "if-match",
-            "if-none-match",
-            "x-request-id",
-        ])
-        .expose_headers(["etag", "location", "x-request-id", "idempotent-replayed"])
-        .max_age(3600);
-    for o in origins {
-        cors = if o == "*" {
-            cors.allow_any_origin()
-        } else {
-            cors.allowed_origin(o)
-        };
-    }
-    cors
-}
 
 /// Runs the HTTP server until SIGINT/SIGTERM, then drains in-flight requests.
 /// # Errors
@@ -80,7 +53,8 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
             .app_data(web::FormConfig::default().error_handler(rest::form_error))
             .wrap(from_fn(http::idempotency::middleware))
             .wrap(from_fn(http::query::middleware))
-            .wrap(cors(&origins))
+            .wrap(http::cors::layer(&origins))
+            .wrap(from_fn(http::cors::problems))
             .wrap(from_fn(http::metrics::middleware))
             .wrap(from_fn(http::request_id::middleware))
             .configure(|cfg| rest::configure(cfg, batch_limit))
@@ -93,7 +67,8 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
                 web::resource("/graphql")
                     .app_data(BodyLimit(body_limit))
                     .route(web::post().to(graphql::post))
-                    .route(web::get().to(graphql::graphiql)),
+                    .route(web::get().to(graphql::graphiql))
+                    .default_service(web::to(rest::not_found)),
             )
             .service(web::resource("/docs").route(web::get().to(|| async {
                 actix_web::HttpResponse::PermanentRedirect()

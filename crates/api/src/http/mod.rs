@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every REST endpoint: request ids, body and query parsing
 //! with precise errors, cursors, ETags, idempotency and metrics.
 
+pub mod cors;
 pub mod cursor;
 pub mod etag;
 pub mod idempotency;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod companies;
 pub mod contacts;
 pub mod lifecycle;
+mod methods;
 pub mod ops;
 
 use actix_web::http::StatusCode;
@@ -164,10 +165,19 @@ pub fn form_error(err: actix_web::error::UrlencodedError, _: &actix_web::HttpReq
     }
 }
 
-/// Unknown routes answer a problem document too.
+/// Requests no route took: a known path with another method is 405 with `Allow`, an
+/// unknown path 404, both as problem documents.
 pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = methods::allowed(req.path());
     if req.method() == actix_web::http::Method::OPTIONS {
-        return Ok(HttpResponse::NoContent().finish());
+        let mut res = HttpResponse::NoContent();
+        if let Some(allow) = &allowed {
+            res.insert_header((header::ALLOW, format!("{allow}, OPTIONS")));
+        }
+        return Ok(res.finish());
     }
-    Err(ApiError::NotFound("route"))
+    match allowed {
+        Some(allow) => Err(ApiError::MethodNotAllowed(allow)),
+        None => Err(ApiError::NotFound("route")),
+    }
 }

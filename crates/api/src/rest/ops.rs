@@ -55,6 +55,11 @@ pub struct ProblemType {
 pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
     ("malformed_json", 400, "The body is not valid JSON."),
     (
+        "cors_rejected",
+        400,
+        "A browser request from an origin, or with a method or header, that the CORS configuration does not allow.",
+    ),
+    (
         "invalid_query",
         400,
         "A query parameter is unknown or malformed; unknown parameters are refused rather than ignored.",
@@ -97,6 +102,11 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
         "not_found",
         404,
         "No such record in the caller's workspace (records of other workspaces are never visible).",
+    ),
+    (
+        "method_not_allowed",
+        405,
+        "The path exists but not with this method; the `Allow` header lists its methods.",
     ),
     (
         "conflict",
