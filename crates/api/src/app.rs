@@ -13,6 +13,9 @@ pub struct App {
     pub settings: Settings,
     pub tokens: Tokens,
     pub metrics: Metrics,
+    /// Turns for batch upserts (`batch_concurrency`): a burst of large batches queues here
+    /// instead of holding every pooled connection and starving single-record requests.
+    pub batches: tokio::sync::Semaphore,
 }
 
 /// Why the application could not start.
@@ -53,6 +56,7 @@ impl App {
         let tokens = Tokens::new(&settings, &secret).map_err(StartError::Other)?;
         Ok(Self {
             db,
+            batches: tokio::sync::Semaphore::new(settings.batch_concurrency),
             settings,
             tokens,
             metrics,

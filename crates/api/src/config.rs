@@ -44,6 +44,8 @@ pub struct Settings {
     pub external_idp: Option<ExternalIdp>,
     pub max_body_bytes: usize,
     pub max_batch_body_bytes: usize,
+    /// Batch upserts run at once; more wait their turn without holding a connection.
+    pub batch_concurrency: usize,
     pub shutdown_timeout_seconds: u64,
     pub bootstrap: bool,
     pub graphql_max_depth: usize,
@@ -52,7 +54,7 @@ pub struct Settings {
 
 /// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
 /// the key in upper case (`DATABASE_URL` is also read without the prefix).
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "listen",
     "database_url",
     "db_max_connections",
@@ -71,6 +73,7 @@ pub const KEYS: [&str; 22] = [
     "external_jwt_algorithms",
     "max_body_bytes",
     "max_batch_body_bytes",
+    "batch_concurrency",
     "shutdown_timeout_seconds",
     "bootstrap",
     "graphql_max_depth",
@@ -240,12 +243,13 @@ impl Settings {
                 })
             }
         };
+        let db_max_connections: u32 = l.parse("db_max_connections", 16)?;
         let settings = Settings {
             listen: l.text("listen").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url: l
                 .text("database_url")
                 .unwrap_or_else(|| "sqlite://rapport.db?mode=rwc".into()),
-            db_max_connections: l.parse("db_max_connections", 16)?,
+            db_max_connections,
             log_format,
             log_filter: l
                 .text("log")
@@ -272,6 +276,10 @@ impl Settings {
             external_idp,
             max_body_bytes: l.parse("max_body_bytes", 1 << 20)?,
             max_batch_body_bytes: l.parse("max_batch_body_bytes", 16 << 20)?,
+            batch_concurrency: l.parse(
+                "batch_concurrency",
+                usize::try_from(db_max_connections / 4).unwrap_or(1).max(1),
+            )?,
             shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
             bootstrap: l.parse("bootstrap", true)?,
             graphql_max_depth: l.parse("graphql_max_depth", 12)?,
@@ -281,6 +289,9 @@ impl Settings {
             return Err(ConfigError(
                 "cors_origins: '*' cannot be combined with other origins".into(),
             ));
+        }
+        if settings.batch_concurrency == 0 {
+            return Err(ConfigError("batch_concurrency must be at least 1".into()));
         }
         if !(60..=86_400).contains(&settings.token_ttl_seconds) {
             return Err(ConfigError("token_ttl_seconds must be between 60 and 86400".into()));
@@ -353,10 +364,31 @@ mod tests {
             ("RAPPORT_LOG_FORMAT", "xml"),
             ("RAPPORT_DB_MAX_CONNECTIONS", "many"),
             ("RAPPORT_CORS_ORIGINS", "*,https://a"),
+            ("RAPPORT_BATCH_CONCURRENCY", "0"),
         ] {
             let mut e = env(&[(k, v)]);
             e.insert("RAPPORT_CONFIG".into(), dir.join("c.toml").display().to_string());
             assert!(Settings::from_env(&e).is_err(), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn batch_concurrency_follows_the_pool_unless_set() {
+        let dir = tempfile_dir();
+        std::fs::write(dir.join("c.toml"), "").unwrap();
+        for (pairs, expected) in [
+            (vec![], 4),
+            (vec![("RAPPORT_DB_MAX_CONNECTIONS", "40")], 10),
+            (vec![("RAPPORT_DB_MAX_CONNECTIONS", "2")], 1),
+            (vec![("RAPPORT_BATCH_CONCURRENCY", "7")], 7),
+        ] {
+            let mut e = env(&pairs);
+            e.insert("RAPPORT_CONFIG".into(), dir.join("c.toml").display().to_string());
+            assert_eq!(
+                Settings::from_env(&e).unwrap().0.batch_concurrency,
+                expected,
+                "{pairs:?}"
+            );
         }
     }
 

@@ -185,6 +185,7 @@ pub async fn batch_upsert(
     who: &Caller,
     items: Vec<Result<ContactInput, ApiError>>,
 ) -> Result<Vec<ItemResult>, ApiError> {
+    let _turn = batch_turn(app).await?;
     let parsed = prepare(app, who, items).await?;
     let valid: Vec<Option<ContactChanges>> = parsed.iter().map(|p| p.as_ref().ok().cloned()).collect();
     // A deadlock with a concurrent writer aborts the whole transaction: run it again.
@@ -223,8 +224,14 @@ pub async fn batch_upsert_one_by_one(
     who: &Caller,
     items: Vec<Result<ContactInput, ApiError>>,
 ) -> Result<Vec<ItemResult>, ApiError> {
+    let _turn = batch_turn(app).await?;
     let parsed = prepare(app, who, items).await?;
     one_by_one(app, who, parsed).await
+}
+
+/// Waits for one of the `batch_concurrency` turns.
+async fn batch_turn(app: &App) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    app.batches.acquire().await.map_err(|_| ApiError::Unavailable)
 }
 
 async fn one_by_one(

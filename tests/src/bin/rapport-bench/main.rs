@@ -258,7 +258,22 @@ struct Run {
 }
 
 /// Measures one operation at one connection count, then pgbench's limit for it.
+/// Leaves PostgreSQL as pgbench would find it: the previous run's dead rows vacuumed,
+/// statistics fresh and its WAL checkpointed, so no run pays for the one before.
+async fn settle(run: &Run) {
+    if run.kind != "postgres" {
+        return;
+    }
+    let mut c = sqlx::PgConnection::connect(&run.url)
+        .await
+        .expect("PostgreSQL reachable");
+    for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
+        sqlx::raw_sql(statement).execute(&mut c).await.expect(statement);
+    }
+}
+
 async fn measure(run: &Run, op: &ops::Op, c: usize, salt: u64) -> Row {
+    settle(run).await;
     let token = if op.name == "token" { "" } else { run.token.as_str() };
     let addr = run.base.trim_start_matches("http://");
     let _ = load::run(addr, token, &op.make, c, run.warmup, salt).await;
