@@ -5,7 +5,7 @@
 // intended test failure.
 #![allow(clippy::unwrap_used)]
 
-use rapport_tests::{Backend, Reply, Server, events_about, id_of, on_both, pick};
+use rapport_tests::{Backend, Reply, Server, TestDb, events_about, id_of, on_both, on_both_dbs, pick};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -392,6 +392,26 @@ async fn a_batch_can_answer_with_ids_and_versions_only(s: Server) {
     assert_eq!(full.body["results"][0]["contact"]["first_name"], "Ada");
 }
 
+async fn batches_beyond_the_allowed_turns_wait_and_all_complete(db: TestDb) {
+    let s = Server::start_on(db, &[("RAPPORT_BATCH_CONCURRENCY", "1")]).await;
+    let api = Api::admin(&s).await;
+    let batch = |k: usize| {
+        let items: Vec<Value> = (0..200)
+            .map(|i| json!({"email": format!("b{k}-{i}@turns.example"), "tags": [format!("t{k}")]}))
+            .collect();
+        api.post("/v1/contacts/batch", json!({"items": items}))
+    };
+    let (a, b, c, d) = tokio::join!(batch(0), batch(1), batch(2), batch(3));
+    for r in [a, b, c, d] {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!((&r.body["created"], &r.body["failed"]), (&json!(200), &json!(0)));
+    }
+    for k in 0..4 {
+        let r = api.list_page(&format!("tag=t{k}&limit=200")).await;
+        assert_eq!(r.body["data"].as_array().map(Vec::len), Some(200), "batch {k}");
+    }
+}
+
 async fn a_batch_of_more_than_a_thousand_items_is_refused_whole(s: Server) {
     let api = Api::admin(&s).await;
     let items: Vec<Value> = (0..1001).map(|i| json!({"email": format!("p{i}@x.io")})).collect();
@@ -606,3 +626,5 @@ on_both!(
     bad_cursors_limits_and_parameters_are_refused,
     events_carry_the_object_its_changes_and_the_acting_client,
 );
+
+on_both_dbs!(batches_beyond_the_allowed_turns_wait_and_all_complete);
