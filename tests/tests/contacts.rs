@@ -401,8 +401,8 @@ async fn batches_beyond_the_allowed_turns_wait_and_all_complete(db: TestDb) {
             .collect();
         api.post("/v1/contacts/batch", json!({"items": items}))
     };
-    let (a, b, c, d) = tokio::join!(batch(0), batch(1), batch(2), batch(3));
-    for r in [a, b, c, d] {
+    let replies: [Reply; 4] = tokio::join!(batch(0), batch(1), batch(2), batch(3)).into();
+    for r in replies {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!((&r.body["created"], &r.body["failed"]), (&json!(200), &json!(0)));
     }
