@@ -161,6 +161,9 @@ async fn a_known_path_with_another_method_answers_405_naming_the_allowed_ones(s:
     let r = s.call(Method::DELETE, "/graphql", &token, None).await;
     r.problem(405, "method_not_allowed");
     assert_eq!(r.header("allow"), Some("GET, POST"));
+    s.call(Method::GET, "/v1/contacts/", &token, None)
+        .await
+        .problem(404, "not_found");
     let r = get(&s, Method::OPTIONS, "/v1/companies", &[]).await;
     assert_eq!(r.status, 204);
     assert_eq!(r.header("allow"), Some("GET, POST, OPTIONS"));

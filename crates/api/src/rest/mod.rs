@@ -177,7 +177,9 @@ pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiE
         return Ok(res.finish());
     }
     match allowed {
-        Some(allow) => Err(ApiError::MethodNotAllowed(allow)),
-        None => Err(ApiError::NotFound("route")),
+        // A method the path does accept reaching here means the path did not really match
+        // (a trailing slash, say): that is a 404, not a 405.
+        Some(allow) if !allow.split(", ").any(|m| m == req.method().as_str()) => Err(ApiError::MethodNotAllowed(allow)),
+        _ => Err(ApiError::NotFound("route")),
     }
 }
