@@ -156,12 +156,7 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
         } => {
             let (name, scopes) = service::api_clients::validate(&name, &scopes)?;
             let db = app::connect(&settings).await?;
-            let ws = match workspace {
-                Some(id) => rapport_store::workspaces::get(db.read(), rapport_domain::WorkspaceId::from_uuid(id))
-                    .await
-                    .map_err(|_| Failure(format!("no workspace {id}")))?,
-                None => service::bootstrap::first_workspace(&db).await?,
-            };
+            let ws = workspace_or_first(&db, workspace).await?;
             let tx = db.begin().await?;
             let (client, secret) = service::api_clients::mint(&tx, ws.id, name, scopes).await?;
             service::commit(tx).await?;
@@ -182,12 +177,7 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
             companies,
         } => {
             let db = app::connect(&settings).await?;
-            let ws = match workspace {
-                Some(id) => rapport_store::workspaces::get(db.read(), rapport_domain::WorkspaceId::from_uuid(id))
-                    .await
-                    .map_err(|_| Failure(format!("no workspace {id}")))?,
-                None => service::bootstrap::first_workspace(&db).await?,
-            };
+            let ws = workspace_or_first(&db, workspace).await?;
             let companies = companies.unwrap_or(contacts / 50);
             let seeded = service::seed::run(&db, ws.id, contacts, companies).await?;
             db.close().await;
@@ -217,6 +207,19 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
 }
 
 /// Asks the local server's `/readyz`, with a short timeout.
+/// The named workspace, or the first one (created when there is none).
+async fn workspace_or_first(
+    db: &rapport_store::Db,
+    id: Option<uuid::Uuid>,
+) -> Result<rapport_store::workspaces::Workspace, Failure> {
+    match id {
+        Some(id) => rapport_store::workspaces::get(db.read(), rapport_domain::WorkspaceId::from_uuid(id))
+            .await
+            .map_err(|_| Failure(format!("no workspace {id}"))),
+        None => Ok(service::bootstrap::first_workspace(db).await?),
+    }
+}
+
 fn healthcheck(listen: &str) -> Result<(), Failure> {
     use std::io::{Read, Write};
     use std::net::{SocketAddr, TcpStream};

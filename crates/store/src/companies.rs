@@ -167,11 +167,7 @@ pub async fn insert(db: &impl ConnectionTrait, c: &Company) -> Result<(), StoreE
 /// `Conflict` on a unique violation, `Db` otherwise.
 pub async fn insert_many(db: &impl ConnectionTrait, new: &[Company]) -> Result<(), StoreError> {
     let size = |c: &Company| c.name.len() * 2 + c.domain.as_ref().map_or(0, String::len) + 300;
-    for chunk in crate::page::sized_chunks(new, crate::page::STATEMENT_BUDGET, size) {
-        company::Entity::insert_many(chunk.iter().map(active))
-            .exec_without_returning(db)
-            .await?;
-    }
+    crate::page::insert_sized(db, new, size, active).await?;
     Ok(())
 }
 

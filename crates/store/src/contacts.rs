@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::entity::{contact, contact_external_id as ext, contact_tag as tag};
 use crate::error::StoreError;
-use crate::page::{After, Order, Page, STATEMENT_BUDGET, contains_pattern, keyset, sized_chunks};
+use crate::page::{After, Order, Page, contains_pattern, insert_sized, keyset};
 
 /// Filters for listing contacts; all given filters must match.
 #[derive(Clone, Debug, Default)]
@@ -445,42 +445,35 @@ fn encoded_size(c: &Contact) -> usize {
 /// # Errors
 /// `Conflict` on a unique violation, `Db` otherwise.
 pub async fn insert_many(db: &impl ConnectionTrait, new: &[Contact]) -> Result<(), StoreError> {
-    for chunk in sized_chunks(new, STATEMENT_BUDGET, encoded_size) {
-        contact::Entity::insert_many(chunk.iter().map(active))
-            .exec_without_returning(db)
-            .await?;
-    }
-    let tags: Vec<tag::ActiveModel> = new
+    insert_sized(db, new, encoded_size, active).await?;
+    let tags: Vec<(&Contact, &String)> = new.iter().flat_map(|c| c.tags.iter().map(move |t| (c, t))).collect();
+    insert_sized(
+        db,
+        &tags,
+        |(_, t)| 100 + t.len(),
+        |(c, t)| tag::ActiveModel {
+            workspace_id: Set(c.workspace_id.uuid()),
+            tag: Set((*t).clone()),
+            contact_id: Set(c.id.uuid()),
+        },
+    )
+    .await?;
+    let ids: Vec<(&Contact, &String, &String)> = new
         .iter()
-        .flat_map(|c| {
-            c.tags.iter().map(|t| tag::ActiveModel {
-                workspace_id: Set(c.workspace_id.uuid()),
-                tag: Set(t.clone()),
-                contact_id: Set(c.id.uuid()),
-            })
-        })
+        .flat_map(|c| c.external_ids.iter().map(move |(s, i)| (c, s, i)))
         .collect();
-    for rows in tags.chunks(STATEMENT_BUDGET / 64) {
-        tag::Entity::insert_many(rows.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
-    let ids: Vec<ext::ActiveModel> = new
-        .iter()
-        .flat_map(|c| {
-            c.external_ids.iter().map(|(s, i)| ext::ActiveModel {
-                workspace_id: Set(c.workspace_id.uuid()),
-                source: Set(s.clone()),
-                external_id: Set(i.clone()),
-                contact_id: Set(c.id.uuid()),
-            })
-        })
-        .collect();
-    for rows in ids.chunks(STATEMENT_BUDGET / 128) {
-        ext::Entity::insert_many(rows.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
+    insert_sized(
+        db,
+        &ids,
+        |(_, s, i)| 100 + s.len() + i.len(),
+        |(c, s, i)| ext::ActiveModel {
+            workspace_id: Set(c.workspace_id.uuid()),
+            source: Set((*s).clone()),
+            external_id: Set((*i).clone()),
+            contact_id: Set(c.id.uuid()),
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -42,12 +42,9 @@ pub async fn record(db: &impl ConnectionTrait, ws: WorkspaceId, t: &Transition) 
 
 /// Records transitions, in multi-row statements.
 pub async fn record_many(db: &impl ConnectionTrait, ws: WorkspaceId, ts: &[Transition]) -> Result<(), StoreError> {
-    // About 200 bytes a row; see `page::sized_chunks` for why statements stay small.
-    for chunk in ts.chunks(crate::page::STATEMENT_BUDGET / 200) {
-        lt::Entity::insert_many(chunk.iter().map(|t| active(ws, t)))
-            .exec_without_returning(db)
-            .await?;
-    }
+    let size =
+        |t: &Transition| 250 + t.reason.as_ref().map_or(0, String::len) + t.actor.id.as_ref().map_or(0, String::len);
+    crate::page::insert_sized(db, ts, size, |t| active(ws, t)).await?;
     Ok(())
 }
 

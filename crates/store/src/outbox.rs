@@ -52,11 +52,7 @@ pub async fn push(db: &impl ConnectionTrait, events: &[Event]) -> Result<(), Sto
         return Ok(());
     }
     let size = |e: &Event| json_size(&e.data) + 200;
-    for chunk in crate::page::sized_chunks(events, crate::page::STATEMENT_BUDGET, size) {
-        event::Entity::insert_many(chunk.iter().map(active))
-            .exec_without_returning(db)
-            .await?;
-    }
+    crate::page::insert_sized(db, events, size, active).await?;
     Ok(())
 }
 

@@ -118,6 +118,26 @@ pub(crate) fn sized_chunks<T>(items: &[T], budget: usize, size: impl Fn(&T) -> u
 /// The byte budget of one multi-row statement (see [`sized_chunks`]).
 pub(crate) const STATEMENT_BUDGET: usize = 12 * 1024;
 
+/// Inserts one row per item in multi-row statements of [`sized_chunks`], each item's
+/// encoded size estimated by `size`.
+pub(crate) async fn insert_sized<T, A>(
+    db: &impl sea_orm::ConnectionTrait,
+    items: &[T],
+    size: impl Fn(&T) -> usize,
+    row: impl Fn(&T) -> A,
+) -> Result<(), sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+{
+    use sea_orm::EntityTrait;
+    for chunk in sized_chunks(items, STATEMENT_BUDGET, size) {
+        A::Entity::insert_many(chunk.iter().map(&row))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::sized_chunks;
