@@ -46,6 +46,8 @@ pub struct Settings {
     pub max_batch_body_bytes: usize,
     /// Batch upserts run at once; more wait their turn without holding a connection.
     pub batch_concurrency: usize,
+    /// How long a double opt-in confirmation token stays valid.
+    pub consent_confirmation_seconds: i64,
     pub shutdown_timeout_seconds: u64,
     pub bootstrap: bool,
     pub graphql_max_depth: usize,
@@ -54,7 +56,7 @@ pub struct Settings {
 
 /// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
 /// the key in upper case (`DATABASE_URL` is also read without the prefix).
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "listen",
     "database_url",
     "db_max_connections",
@@ -74,6 +76,7 @@ pub const KEYS: [&str; 23] = [
     "max_body_bytes",
     "max_batch_body_bytes",
     "batch_concurrency",
+    "consent_confirmation_seconds",
     "shutdown_timeout_seconds",
     "bootstrap",
     "graphql_max_depth",
@@ -280,23 +283,35 @@ impl Settings {
                 "batch_concurrency",
                 usize::try_from(db_max_connections / 4).unwrap_or(1).max(1),
             )?,
+            consent_confirmation_seconds: l.parse("consent_confirmation_seconds", 72 * 3600)?,
             shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
             bootstrap: l.parse("bootstrap", true)?,
             graphql_max_depth: l.parse("graphql_max_depth", 12)?,
             graphql_max_complexity: l.parse("graphql_max_complexity", 2000)?,
         };
-        if settings.cors_origins.iter().any(|o| o == "*") && settings.cors_origins.len() > 1 {
+        settings.check()?;
+        Ok((settings, warnings))
+    }
+
+    /// Refuses values that parse but make no sense together or out of range.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.cors_origins.iter().any(|o| o == "*") && self.cors_origins.len() > 1 {
             return Err(ConfigError(
                 "cors_origins: '*' cannot be combined with other origins".into(),
             ));
         }
-        if settings.batch_concurrency == 0 {
+        if self.batch_concurrency == 0 {
             return Err(ConfigError("batch_concurrency must be at least 1".into()));
         }
-        if !(60..=86_400).contains(&settings.token_ttl_seconds) {
+        if !(1..=30 * 86_400).contains(&self.consent_confirmation_seconds) {
+            return Err(ConfigError(
+                "consent_confirmation_seconds must be between 1 and 2592000 (30 days)".into(),
+            ));
+        }
+        if !(60..=86_400).contains(&self.token_ttl_seconds) {
             return Err(ConfigError("token_ttl_seconds must be between 60 and 86400".into()));
         }
-        Ok((settings, warnings))
+        Ok(())
     }
 }
 

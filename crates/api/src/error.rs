@@ -34,6 +34,14 @@ pub enum ApiError {
     /// 409 `in_use`: the record is referenced and cannot be removed or changed so.
     #[error("{0}")]
     InUse(String),
+    /// 409 with the given code (`confirmation_token_used`, `confirmation_superseded`):
+    /// the request conflicts with the state the record is in.
+    #[error("{detail}")]
+    Refused { code: &'static str, detail: String },
+    /// 410 with the given code (`contact_erased`, `confirmation_token_expired`): the
+    /// record exists but what was asked of it is gone for good.
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     /// 412 `precondition_failed`: `If-Match` does not match the current version.
     #[error("If-Match does not match the current version {current}")]
     PreconditionFailed { current: i64 },
@@ -111,7 +119,10 @@ impl ApiError {
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Refused { code, .. }
+            | Self::Gone { code, .. } => code,
             Self::Domain(e) => e.code(),
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -134,9 +145,11 @@ impl ApiError {
             Self::BadRequest { .. } => "Bad request",
             Self::Domain(DomainError::Invalid(_)) => "Validation failed",
             Self::Domain(DomainError::StageTransitionNotAllowed { .. }) => "Stage transition not allowed",
+            Self::Domain(DomainError::PurposeArchived(_)) => "Purpose archived",
+            Self::Gone { .. } => "Gone",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
-            Self::Conflict { .. } => "Conflict",
+            Self::Conflict { .. } | Self::Refused { .. } => "Conflict",
             Self::Stale => "Concurrent modification",
             Self::InUse(_) => "In use",
             Self::PreconditionFailed { .. } => "Precondition failed",
@@ -162,6 +175,14 @@ impl ApiError {
     /// A 422 `validation_failed` for one field.
     pub fn invalid(pointer: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
         Self::Domain(DomainError::field(pointer, code, message))
+    }
+
+    /// A 410 `contact_erased`: writes to an erased contact's tombstone are refused.
+    pub fn erased() -> Self {
+        Self::Gone {
+            code: "contact_erased",
+            detail: "the contact's personal data was erased; create a new contact instead".to_owned(),
+        }
     }
 
     /// A 401 with `code`.
@@ -217,7 +238,12 @@ impl ResponseError for ApiError {
             Self::Domain(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } | Self::Stale | Self::InUse(_) | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::Conflict { .. }
+            | Self::Stale
+            | Self::InUse(_)
+            | Self::Refused { .. }
+            | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -55,6 +55,9 @@ pub enum DomainError {
     /// 422 `stage_transition_not_allowed`: a lifecycle move the rules forbid.
     #[error("moving from {from} to {to} is not allowed: {why}")]
     StageTransitionNotAllowed { from: Stage, to: Stage, why: &'static str },
+    /// 422 `purpose_archived`: a grant for a consent purpose that takes no new grants.
+    #[error("the consent purpose '{0}' is archived and takes no new grants")]
+    PurposeArchived(String),
 }
 
 impl DomainError {
@@ -63,6 +66,17 @@ impl DomainError {
         match self {
             Self::Invalid(_) => "validation_failed",
             Self::StageTransitionNotAllowed { .. } => "stage_transition_not_allowed",
+            Self::PurposeArchived(_) => "purpose_archived",
+        }
+    }
+
+    /// The same error with its field pointers located under `prefix` (an input nested
+    /// in a larger body, e.g. `/consents/2`).
+    #[must_use]
+    pub fn under(self, prefix: &str) -> Self {
+        match self {
+            Self::Invalid(errors) => Self::Invalid(errors.into_iter().map(|e| e.under(prefix)).collect()),
+            other => other,
         }
     }
 
@@ -99,6 +113,11 @@ impl Errors {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The recorded errors.
+    pub fn into_inner(self) -> Vec<FieldError> {
+        self.0
     }
 
     /// `Ok(())` when nothing was recorded.

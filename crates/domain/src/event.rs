@@ -17,6 +17,10 @@ pub enum EventType {
     ContactDeleted,
     #[serde(rename = "contact.stage_changed")]
     ContactStageChanged,
+    #[serde(rename = "contact.erased")]
+    ContactErased,
+    #[serde(rename = "consent.updated")]
+    ConsentUpdated,
     #[serde(rename = "company.created")]
     CompanyCreated,
     #[serde(rename = "company.updated")]
@@ -26,11 +30,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 9] = [
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
         EventType::ContactStageChanged,
+        EventType::ContactErased,
+        EventType::ConsentUpdated,
         EventType::CompanyCreated,
         EventType::CompanyUpdated,
         EventType::CompanyDeleted,
@@ -42,6 +48,8 @@ impl EventType {
             EventType::ContactUpdated => "contact.updated",
             EventType::ContactDeleted => "contact.deleted",
             EventType::ContactStageChanged => "contact.stage_changed",
+            EventType::ContactErased => "contact.erased",
+            EventType::ConsentUpdated => "consent.updated",
             EventType::CompanyCreated => "company.created",
             EventType::CompanyUpdated => "company.updated",
             EventType::CompanyDeleted => "company.deleted",

@@ -92,6 +92,14 @@ id_type!(
     /// A recorded lifecycle stage transition.
     TransitionId
 );
+id_type!(
+    /// One decision in the consent ledger.
+    ConsentEventId
+);
+id_type!(
+    /// A data-subject erasure request.
+    ErasureId
+);
 
 #[cfg(test)]
 mod tests {

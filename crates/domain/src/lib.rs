@@ -5,6 +5,7 @@
 
 pub mod attributes;
 pub mod company;
+pub mod consent;
 pub mod contact;
 pub mod email;
 pub mod error;
@@ -13,11 +14,16 @@ pub mod ids;
 pub mod lifecycle;
 pub mod patch;
 pub mod phone;
+pub mod privacy;
 pub mod scope;
 pub mod text;
+mod wire;
 
 pub use error::{DomainError, FieldError};
-pub use ids::{ApiClientId, AttributeDefinitionId, CompanyId, ContactId, EventId, TransitionId, WorkspaceId};
+pub use ids::{
+    ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, ErasureId, EventId, TransitionId,
+    WorkspaceId,
+};
 
 /// Timestamps are kept to the microsecond: both PostgreSQL and SQLite store that
 /// precision, so a value read back equals the value written.

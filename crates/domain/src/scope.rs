@@ -13,10 +13,14 @@ pub enum Scope {
     CompaniesWrite,
     LifecycleOverride,
     AttributesWrite,
+    ConsentRead,
+    ConsentWrite,
+    ConsentManage,
+    PrivacyErase,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 11] = [
         Scope::Admin,
         Scope::ContactsRead,
         Scope::ContactsWrite,
@@ -24,6 +28,10 @@ impl Scope {
         Scope::CompaniesWrite,
         Scope::LifecycleOverride,
         Scope::AttributesWrite,
+        Scope::ConsentRead,
+        Scope::ConsentWrite,
+        Scope::ConsentManage,
+        Scope::PrivacyErase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +43,10 @@ impl Scope {
             Scope::CompaniesWrite => "companies:write",
             Scope::LifecycleOverride => "lifecycle:override",
             Scope::AttributesWrite => "attributes:write",
+            Scope::ConsentRead => "consent:read",
+            Scope::ConsentWrite => "consent:write",
+            Scope::ConsentManage => "consent:manage",
+            Scope::PrivacyErase => "privacy:erase",
         }
     }
 

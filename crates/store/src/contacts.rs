@@ -70,6 +70,7 @@ impl TryFrom<contact::Model> for Contact {
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            erased_at: m.erased_at,
         })
     }
 }
@@ -98,6 +99,7 @@ fn active(c: &Contact) -> contact::ActiveModel {
         version: Set(c.version),
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
+        erased_at: Set(c.erased_at),
     }
 }
 
@@ -147,6 +149,26 @@ pub async fn get_many(
         .into_iter()
         .map(Contact::try_from)
         .collect()
+}
+
+/// The contacts holding these email keys (lowercased addresses); unknown keys are
+/// skipped.
+pub async fn find_many_by_email_keys(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    keys: &[String],
+) -> Result<Vec<Contact>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let rows = by_ws(ws)
+            .filter(contact::Column::EmailKey.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        for r in rows {
+            out.push(Contact::try_from(r)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The contact with this email (compared case-insensitively), if any.
@@ -381,7 +403,8 @@ pub async fn list(
     limit: u64,
 ) -> Result<Page<Contact>, StoreError> {
     use contact::Column as C;
-    let mut q = by_ws(ws);
+    // Tombstones of erased people are kept for their aggregates, not listed.
+    let mut q = by_ws(ws).filter(C::ErasedAt.is_null());
     if let Some(s) = filter.stage {
         q = q.filter(C::LifecycleStage.eq(s.as_str()));
     }

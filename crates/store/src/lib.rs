@@ -7,9 +7,11 @@
 pub mod api_clients;
 pub mod attributes;
 pub mod companies;
+pub mod consent;
 pub mod contacts;
 mod db;
 mod entity;
+pub mod erasures;
 mod error;
 pub mod idempotency;
 pub mod lifecycle;

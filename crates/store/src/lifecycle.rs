@@ -88,3 +88,18 @@ pub async fn list(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(rows, limit))
 }
+
+/// Removes the free-text reasons of a contact's transitions (erasure: staff may have
+/// written personal details into them); stages, times and causes stay.
+pub async fn erase_reasons(db: &impl ConnectionTrait, ws: WorkspaceId, contact: ContactId) -> Result<(), StoreError> {
+    lt::Entity::update_many()
+        .col_expr(
+            lt::Column::Reason,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(lt::Column::WorkspaceId.eq(ws.uuid()))
+        .filter(lt::Column::ContactId.eq(contact.uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -39,6 +39,7 @@ pub async fn create(db: &impl ConnectionTrait, name: &str) -> Result<Workspace, 
     })
     .exec_without_returning(db)
     .await?;
+    crate::consent::create_defaults(db, w.id, w.created_at).await?;
     Ok(w)
 }
 

@@ -94,6 +94,11 @@ pub struct ContactDto {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set when the person's data was erased: the contact is a tombstone.
+    pub erased_at: Option<DateTime<Utc>>,
+    /// With `?include=consents`: the answer for each purpose that has records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consents: Option<BTreeMap<String, super::consent::ConsentSummary>>,
 }
 
 impl From<&Contact> for ContactDto {
@@ -123,6 +128,8 @@ impl From<&Contact> for ContactDto {
             version: c.version,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            erased_at: c.erased_at,
+            consents: None,
         }
     }
 }
@@ -181,6 +188,10 @@ pub struct ContactWrite {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub owner_id: Patch<String>,
+    /// Consent decisions to record with this write, in the same transaction (needs
+    /// `consent:write`); see `POST /v1/contacts/{id}/consents`.
+    #[serde(default)]
+    pub consents: Option<Vec<super::consent::ConsentRecordDto>>,
 }
 
 impl From<ContactWrite> for ContactInput {
@@ -199,6 +210,7 @@ impl From<ContactWrite> for ContactInput {
             lifecycle_stage: w.lifecycle_stage.map(Stage::from),
             lead_score: w.lead_score,
             owner_id: w.owner_id,
+            consents: w.consents.unwrap_or_default().into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct ContactInputGql {
     pub lifecycle_stage: MaybeUndefined<LifecycleStage>,
     pub lead_score: MaybeUndefined<i64>,
     pub owner_id: MaybeUndefined<String>,
+    /// Consent decisions to record with the write, in the same transaction.
+    pub consents: Option<Vec<super::consent::RecordInputGql>>,
 }
 
 impl TryFrom<ContactInputGql> for ContactInput {
@@ -64,6 +66,7 @@ impl TryFrom<ContactInputGql> for ContactInput {
             lifecycle_stage: patch(i.lifecycle_stage).map(Stage::from),
             lead_score: patch(i.lead_score),
             owner_id: patch(i.owner_id),
+            consents: i.consents.unwrap_or_default().into_iter().map(Into::into).collect(),
         })
     }
 }

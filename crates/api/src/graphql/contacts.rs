@@ -155,6 +155,35 @@ impl ContactNode {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Set when the person's data was erased: the contact is a tombstone.
+    async fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.0.erased_at
+    }
+    /// The effective consent state per purpose and contact point (needs `consent:read`).
+    async fn consents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::consent::StateGql>> {
+        super::consent::contact_states(ctx, &self.0).await
+    }
+    /// May this person be contacted for `purpose` now (at `contactPoint`, else at the
+    /// contact's address for the purpose's channel)?
+    async fn consent(
+        &self,
+        ctx: &Context<'_>,
+        purpose: String,
+        contact_point: Option<String>,
+    ) -> async_graphql::Result<super::consent::DecisionGql> {
+        super::consent::contact_decision(ctx, &self.0, &purpose, contact_point.as_deref()).await
+    }
+    /// Recorded consent decisions in arrival order.
+    #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
+    async fn consent_history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        purpose: Option<String>,
+    ) -> async_graphql::Result<Connection<String, super::consent::EventGql, EmptyFields, EmptyFields>> {
+        super::consent::contact_history(ctx, &self.0, first, after, purpose).await
+    }
     /// Stage transitions, oldest first.
     #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
     async fn lifecycle_history(

@@ -3,6 +3,7 @@
 
 mod cache;
 mod companies;
+mod consent;
 mod contact_mutations;
 mod contacts;
 mod loaders;
@@ -21,11 +22,15 @@ pub use cache::ParsedQueries;
 
 /// Every query.
 #[derive(MergedObject, Default)]
-pub struct Query(contacts::ContactQuery, companies::CompanyQuery);
+pub struct Query(contacts::ContactQuery, companies::CompanyQuery, consent::ConsentQuery);
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(contact_mutations::ContactMutation, companies::CompanyMutation);
+pub struct Mutation(
+    contact_mutations::ContactMutation,
+    companies::CompanyMutation,
+    consent::ConsentMutation,
+);
 
 /// The schema type.
 pub type RapportSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -49,6 +49,59 @@ pub struct ContactQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Search: every word must appear in the first name, last name or email.
     pub q: Option<String>,
+    /// `consents`: add each contact's answer per consent purpose (needs `consent:read`).
+    pub include: Option<String>,
+}
+
+/// Optional parts of a contact representation.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IncludeQuery {
+    /// `consents`: add the answer per consent purpose (needs `consent:read`).
+    pub include: Option<String>,
+}
+
+/// Whether `include` asks for consents.
+/// # Errors
+/// 400 `invalid_query` for anything else.
+fn wants_consents(include: Option<&str>) -> Result<bool, ApiError> {
+    let mut consents = false;
+    for part in include
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        match part {
+            "consents" => consents = true,
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("include: unknown part '{other}'; known: consents"),
+                ));
+            }
+        }
+    }
+    Ok(consents)
+}
+
+/// Contact representations, with their consent answers when asked for.
+async fn dtos(
+    app: &App,
+    who: &Caller,
+    contacts: &[Contact],
+    include: Option<&str>,
+) -> Result<Vec<ContactDto>, ApiError> {
+    let mut out: Vec<ContactDto> = contacts.iter().map(ContactDto::from).collect();
+    if wants_consents(include)? {
+        let mut all = service::consent::summaries(app, who, contacts).await?;
+        for (dto, c) in out.iter_mut().zip(contacts) {
+            let map = all.remove(&c.id).unwrap_or_default();
+            dto.consents = Some(map.iter().map(|(k, d)| (k.clone(), d.into())).collect());
+        }
+    }
+    Ok(out)
 }
 
 impl ContactQuery {
@@ -85,7 +138,7 @@ pub(crate) async fn list_response(
     let page = service::contacts::list(app, who, &filter, order, after.as_ref(), limit).await?;
     let info = page_info(&page, LIST, order, |c: &Contact| (c.updated_at, c.id.uuid()));
     Ok(HttpResponse::Ok().json(ContactList {
-        data: page.items.iter().map(ContactDto::from).collect(),
+        data: dtos(app, who, &page.items, query.include.as_deref()).await?,
         page: info,
     }))
 }
@@ -123,7 +176,7 @@ fn one(req: &HttpRequest, c: &Contact) -> HttpResponse {
 }
 
 /// Reads a contact. Answers 304 when `If-None-Match` names its current ETag.
-#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), IncludeQuery),
     responses((status = 200, body = ContactDto, headers(("ETag" = String))), (status = 304, description = "Not modified"), ReadErrors),
     security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/{id}")]
@@ -131,10 +184,18 @@ pub async fn get(
     app: web::Data<App>,
     who: Caller,
     id: web::Path<Uuid>,
+    query: web::Query<IncludeQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let c = service::contacts::get(&app, &who, ContactId::from_uuid(*id)).await?;
-    Ok(one(&req, &c))
+    if query.include.is_none() {
+        return Ok(one(&req, &c));
+    }
+    let dto = dtos(&app, &who, std::slice::from_ref(&c), query.include.as_deref())
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("contact"))?;
+    Ok(with_etag(StatusCode::OK, c.version, &dto))
 }
 
 /// Reads the contact with this email (case-insensitive).

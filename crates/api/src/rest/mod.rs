@@ -5,10 +5,12 @@ pub mod api_clients;
 pub mod attributes;
 pub mod auth;
 pub mod companies;
+pub mod consent;
 pub mod contacts;
 pub mod lifecycle;
 mod methods;
 pub mod ops;
+pub mod privacy;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -93,6 +95,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(contacts::retag)
         .service(lifecycle::change_stage)
         .service(lifecycle::history)
+        .service(consent::record)
+        .service(consent::states)
+        .service(consent::history)
+        .service(consent::decision)
+        .service(consent::check)
+        .service(consent::confirm)
+        .service(consent::list_purposes)
+        .service(consent::get_purpose)
+        .service(consent::create_purpose)
+        .service(consent::update_purpose)
+        .service(consent::delete_purpose)
+        .service(privacy::export)
+        .service(privacy::erase)
         .service(companies::create)
         .service(companies::list)
         .service(companies::get)

@@ -119,6 +119,16 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
         "The record changed while the request ran; retry it.",
     ),
     (
+        "confirmation_token_used",
+        409,
+        "The double opt-in confirmation token was already used.",
+    ),
+    (
+        "confirmation_superseded",
+        409,
+        "A later decision about the same purpose and contact point was recorded after the pending grant; the token no longer confirms anything.",
+    ),
+    (
         "in_use",
         409,
         "The record is still referenced, e.g. an attribute definition records still use.",
@@ -132,6 +142,16 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
         "precondition_failed",
         412,
         "If-Match does not name the current version (`current_version`).",
+    ),
+    (
+        "contact_erased",
+        410,
+        "The contact's personal data was erased; its tombstone takes no writes. Create a new contact instead.",
+    ),
+    (
+        "confirmation_token_expired",
+        410,
+        "The double opt-in confirmation token has expired; record the grant again to issue a new one.",
     ),
     ("payload_too_large", 413, "The body exceeds the configured limit."),
     (
@@ -148,6 +168,11 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
         "stage_transition_not_allowed",
         422,
         "A backward lifecycle move without the lifecycle:override scope and a reason.",
+    ),
+    (
+        "purpose_archived",
+        422,
+        "The consent purpose is archived and takes no new grants (denials and withdrawals are still recorded).",
     ),
     (
         "idempotency_key_reused",

@@ -109,6 +109,9 @@ pub(crate) async fn locked(
     let contact = contacts::get_for_update(tx, who.workspace(), id)
         .await
         .or_not_found("contact")?;
+    if contact.is_erased() {
+        return Err(ApiError::erased());
+    }
     precondition.check(contact.version)?;
     Ok(contact)
 }
@@ -117,11 +120,14 @@ pub(crate) async fn locked(
 /// # Errors
 /// 403 without `contacts:write`; 422 for invalid input; 409 when the email or an
 /// external id belongs to another contact.
-pub async fn create(app: &App, who: &Caller, input: ContactInput) -> Result<Contact, ApiError> {
+pub async fn create(app: &App, who: &Caller, mut input: ContactInput) -> Result<Contact, ApiError> {
     who.require(Scope::ContactsWrite)?;
+    let consents = std::mem::take(&mut input.consents);
     let changes = input.validate(&schema(app, who).await?)?;
+    let consents = super::consent::prepare(app.db.read(), who, consents, rapport_store::now()).await?;
     let tx = app.db.begin().await?;
     let (contact, _) = create_or_apply(&tx, who, None, changes, Precondition::None).await?;
+    super::consent::record_for(&tx, app, who, &contact, consents).await?;
     super::commit(tx).await?;
     Ok(contact)
 }
@@ -178,16 +184,17 @@ pub async fn update(
     app: &App,
     who: &Caller,
     id: ContactId,
-    input: ContactInput,
+    mut input: ContactInput,
     precondition: Precondition,
 ) -> Result<Contact, ApiError> {
     who.require(Scope::ContactsWrite)?;
+    let consents = std::mem::take(&mut input.consents);
     let changes = input.validate(&schema(app, who).await?)?;
+    let consents = super::consent::prepare(app.db.read(), who, consents, rapport_store::now()).await?;
     let tx = app.db.begin().await?;
-    let before = contacts::get_for_update(&tx, who.workspace(), id)
-        .await
-        .or_not_found("contact")?;
+    let before = locked(&tx, who, id, Precondition::None).await?;
     let (contact, _) = create_or_apply(&tx, who, Some(before), changes, precondition).await?;
+    super::consent::record_for(&tx, app, who, &contact, consents).await?;
     super::commit(tx).await?;
     Ok(contact)
 }
@@ -198,7 +205,11 @@ pub async fn update(
 pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precondition) -> Result<(), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let tx = app.db.begin().await?;
-    let before = locked(&tx, who, id, precondition).await?;
+    // A tombstone may be deleted too, unlike other writes.
+    let before = contacts::get_for_update(&tx, who.workspace(), id)
+        .await
+        .or_not_found("contact")?;
+    precondition.check(before.version)?;
     contacts::delete(&tx, who.workspace(), id).await?;
     let e = event(
         EventType::ContactDeleted,

@@ -8,9 +8,11 @@ pub mod auth;
 pub mod bootstrap;
 mod bulk;
 pub mod companies;
+pub mod consent;
 pub mod contacts;
 mod effects;
 pub mod lifecycle;
+pub mod privacy;
 pub mod seed;
 pub mod upserts;
 

@@ -265,6 +265,7 @@ fn contact_input(n: u64, rng: &mut Rng, companies: &[CompanyId]) -> ContactInput
         lifecycle_stage: Patch::Set(stage),
         lead_score: Patch::Set(i64::try_from(rng.below(100)).unwrap_or(0)),
         owner_id: Patch::Absent,
+        consents: Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Upserts: by email, by external id, and in batches of up to [`MAX_BATCH`].
 
 use rapport_domain::DomainError;
+use rapport_domain::consent::ConsentEvent;
 use rapport_domain::contact::{Contact, ContactChanges, ContactInput};
 use rapport_domain::email::Email;
 use rapport_domain::patch::Patch;
@@ -39,8 +40,10 @@ pub async fn upsert_by_email(
         ));
     }
     input.email = Patch::Set(email.as_str().to_owned());
+    let consents = std::mem::take(&mut input.consents);
     let changes = input.validate(&schema(app, who).await?)?;
-    upsert(app, who, Natural::Email, changes, precondition).await
+    let consents = super::consent::prepare(app.db.read(), who, consents, rapport_store::now()).await?;
+    upsert(app, who, Natural::Email, changes, consents, precondition).await
 }
 
 /// Resolves and writes an upsert. Two concurrent upserts of one new contact may both
@@ -50,6 +53,7 @@ async fn upsert(
     who: &Caller,
     key: Natural,
     changes: ContactChanges,
+    consents: Vec<ConsentEvent>,
     precondition: Precondition,
 ) -> Result<(Contact, Outcome), ApiError> {
     let mut attempts = 0;
@@ -61,6 +65,7 @@ async fn upsert(
         let changes = keep_stored_email(found.as_ref(), changes.clone());
         match create_or_apply(&tx, who, found, changes, precondition).await {
             Ok(result) => {
+                super::consent::record_for(&tx, app, who, &result.0, consents.clone()).await?;
                 super::commit(tx).await?;
                 return Ok(result);
             }
@@ -109,8 +114,10 @@ pub async fn upsert_by_external_id(
         }
     }
     input.external_ids = Patch::Set(ids);
+    let consents = std::mem::take(&mut input.consents);
     let changes = input.validate(&schema(app, who).await?)?;
-    upsert(app, who, Natural::ExternalIds, changes, precondition).await
+    let consents = super::consent::prepare(app.db.read(), who, consents, rapport_store::now()).await?;
+    upsert(app, who, Natural::ExternalIds, changes, consents, precondition).await
 }
 
 /// Which natural key an upsert matches on first.
@@ -154,21 +161,37 @@ async fn resolve(tx: &Tx, who: &Caller, key: Natural, changes: &ContactChanges) 
 /// The result of one batch item.
 pub type ItemResult = Result<(Contact, Outcome), ApiError>;
 
-/// Checks scope and size, and validates every item.
+/// A batch item ready to write: its contact changes and the consent decisions to
+/// record with it.
+type Prepared = Result<(ContactChanges, Vec<ConsentEvent>), ApiError>;
+
+/// Checks scope and size, and validates every item (its consents included).
 async fn prepare(
     app: &App,
     who: &Caller,
     items: Vec<Result<ContactInput, ApiError>>,
-) -> Result<Vec<Result<ContactChanges, ApiError>>, ApiError> {
+) -> Result<Vec<Prepared>, ApiError> {
     who.require(Scope::ContactsWrite)?;
     check_batch_size(items.len())?;
     let schema = schema(app, who).await?;
+    let with_consents = items.iter().any(|i| i.as_ref().is_ok_and(|i| !i.consents.is_empty()));
+    let purposes = if with_consents {
+        super::consent::purpose_map(app.db.read(), who).await?
+    } else {
+        std::collections::HashMap::new()
+    };
+    let now = rapport_store::now();
     Ok(items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            item.and_then(|input| input.validate(&schema).map_err(ApiError::from))
-                .map_err(|e| under(e, &format!("/items/{i}")))
+            item.and_then(|mut input| {
+                let consents = std::mem::take(&mut input.consents);
+                let changes = input.validate(&schema)?;
+                let consents = super::consent::validate_all(&purposes, who, consents, now)?;
+                Ok((changes, consents))
+            })
+            .map_err(|e| under(e, &format!("/items/{i}")))
         })
         .collect())
 }
@@ -187,7 +210,7 @@ pub async fn batch_upsert(
 ) -> Result<Vec<ItemResult>, ApiError> {
     let _turn = batch_turn(app).await?;
     let parsed = prepare(app, who, items).await?;
-    let valid: Vec<Option<ContactChanges>> = parsed.iter().map(|p| p.as_ref().ok().cloned()).collect();
+    let valid: Vec<Option<ContactChanges>> = parsed.iter().map(|p| p.as_ref().ok().map(|(c, _)| c.clone())).collect();
     // A deadlock with a concurrent writer aborts the whole transaction: run it again.
     for _ in 0..3 {
         let tx = app.db.begin().await?;
@@ -197,6 +220,13 @@ pub async fn batch_upsert(
             Err(rapport_store::StoreError::Retry(_)) => continue,
             Err(e) => return Err(e.into()),
         };
+        for (p, r) in parsed.iter().zip(&done) {
+            if let (Ok((_, consents)), Some(Ok((contact, _)))) = (p, r)
+                && !consents.is_empty()
+            {
+                super::consent::record_for(&tx, app, who, contact, consents.clone()).await?;
+            }
+        }
         match tx.commit().await.map_err(rapport_store::StoreError::from) {
             Ok(()) => {}
             Err(rapport_store::StoreError::Retry(_)) => continue,
@@ -234,15 +264,11 @@ async fn batch_turn(app: &App) -> Result<tokio::sync::SemaphorePermit<'_>, ApiEr
     app.batches.acquire().await.map_err(|_| ApiError::Unavailable)
 }
 
-async fn one_by_one(
-    app: &App,
-    who: &Caller,
-    parsed: Vec<Result<ContactChanges, ApiError>>,
-) -> Result<Vec<ItemResult>, ApiError> {
+async fn one_by_one(app: &App, who: &Caller, parsed: Vec<Prepared>) -> Result<Vec<ItemResult>, ApiError> {
     let tx = app.db.begin().await?;
     let mut results = Vec::with_capacity(parsed.len());
     for (i, p) in parsed.into_iter().enumerate() {
-        let changes = match p {
+        let (changes, consents) = match p {
             Ok(c) => c,
             Err(e) => {
                 results.push(Err(e));
@@ -253,7 +279,9 @@ async fn one_by_one(
         let r = async {
             let found = resolve(&sp, who, Natural::ExternalIds, &changes).await?;
             let changes = keep_stored_email(found.as_ref(), changes);
-            create_or_apply(&sp, who, found, changes, Precondition::None).await
+            let done = create_or_apply(&sp, who, found, changes, Precondition::None).await?;
+            super::consent::record_for(&sp, app, who, &done.0, consents).await?;
+            Ok(done)
         }
         .await;
         match r {

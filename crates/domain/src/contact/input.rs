@@ -32,6 +32,9 @@ pub struct ContactInput {
     pub lifecycle_stage: Patch<Stage>,
     pub lead_score: Patch<i64>,
     pub owner_id: Patch<String>,
+    /// Consent decisions to record with the write, through the same ledger and in the
+    /// same transaction; not a contact field, so [`ContactInput::validate`] leaves them.
+    pub consents: Vec<crate::consent::RecordInput>,
 }
 
 /// Validated contact changes.

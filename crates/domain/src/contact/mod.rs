@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::attributes;
+use crate::attributes::{self, AttributeSchema, AttributeType};
 use crate::email::Email;
 use crate::error::DomainError;
 use crate::ids::{CompanyId, ContactId, WorkspaceId};
@@ -44,6 +44,8 @@ pub struct Contact {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set when the person's data was erased: the contact is a tombstone from then on.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// The result of applying changes to a contact.
@@ -87,6 +89,7 @@ impl Contact {
             version: 1,
             created_at: now,
             updated_at: now,
+            erased_at: None,
         };
         let contact = blank.with_fields(ContactChanges { stage: None, ..changes });
         contact.check_identity()?;
@@ -210,6 +213,39 @@ impl Contact {
         next.version += 1;
         next.updated_at = now;
         Ok(Some(next))
+    }
+
+    /// The tombstone left when the person's data is erased: every field that identifies
+    /// or describes the person is removed (email, phone, names, locale, owner, external
+    /// ids, and attributes other than numbers, booleans and declared options); the
+    /// stage, its history, tags, lead score, company link and the non-personal attributes
+    /// stay for the business's aggregates.
+    #[must_use]
+    pub fn erased(&self, schema: &AttributeSchema, now: DateTime<Utc>) -> Self {
+        let mut next = self.clone();
+        next.email = None;
+        next.phone = None;
+        next.first_name = None;
+        next.last_name = None;
+        next.locale = None;
+        next.owner_id = None;
+        next.external_ids.clear();
+        next.attributes.retain(|k, _| {
+            schema.get(k).is_some_and(|d| {
+                matches!(
+                    d.kind,
+                    AttributeType::Number | AttributeType::Boolean | AttributeType::Enum
+                )
+            })
+        });
+        next.version = self.version + 1;
+        next.updated_at = now;
+        next.erased_at = Some(now);
+        next
+    }
+
+    pub fn is_erased(&self) -> bool {
+        self.erased_at.is_some()
     }
 
     /// A display name: "First Last", or whichever part exists.

@@ -3,7 +3,12 @@
 pub mod api_client;
 pub mod attribute_definition;
 pub mod company;
+pub mod consent_confirmation;
+pub mod consent_event;
+pub mod consent_purpose;
+pub mod consent_state;
 pub mod contact;
+pub mod contact_erasure;
 pub mod contact_external_id;
 pub mod contact_tag;
 pub mod event;

@@ -158,30 +158,33 @@ enum InstanceSecrets {
     CreatedAt,
 }
 
-fn uuid(c: impl IntoIden) -> ColumnDef {
+pub(super) fn uuid(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).uuid().not_null().to_owned()
 }
-fn text(c: impl IntoIden) -> ColumnDef {
+pub(super) fn text(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).text().not_null().to_owned()
 }
-fn text_null(c: impl IntoIden) -> ColumnDef {
+pub(super) fn text_null(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).text().null().to_owned()
 }
-fn json(c: impl IntoIden) -> ColumnDef {
+pub(super) fn json(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).json_binary().not_null().to_owned()
 }
-fn ts(c: impl IntoIden) -> ColumnDef {
+pub(super) fn ts(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).timestamp_with_time_zone().not_null().to_owned()
 }
-fn ts_null(c: impl IntoIden) -> ColumnDef {
+pub(super) fn ts_null(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).timestamp_with_time_zone().null().to_owned()
 }
-fn big(c: impl IntoIden) -> ColumnDef {
+pub(super) fn bool_col(c: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(c).boolean().not_null().to_owned()
+}
+pub(super) fn big(c: impl IntoIden) -> ColumnDef {
     ColumnDef::new(c).big_integer().not_null().to_owned()
 }
 
 /// The workspace foreign key every tenant table has.
-fn to_workspace(table: impl IntoIden) -> ForeignKeyCreateStatement {
+pub(super) fn to_workspace(table: impl IntoIden) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from_tbl(table)
         .from_col(Alias::new("workspace_id"))
@@ -192,7 +195,7 @@ fn to_workspace(table: impl IntoIden) -> ForeignKeyCreateStatement {
 }
 
 /// A foreign key `(workspace_id, contact_id)` → contacts, removed with the contact.
-fn to_contact(table: impl IntoIden, col: impl IntoIden) -> ForeignKeyCreateStatement {
+pub(super) fn to_contact(table: impl IntoIden, col: impl IntoIden) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, (Alias::new("workspace_id"), col))
         .to(Contacts::Table, (Contacts::WorkspaceId, Contacts::Id))
@@ -200,7 +203,7 @@ fn to_contact(table: impl IntoIden, col: impl IntoIden) -> ForeignKeyCreateState
         .to_owned()
 }
 
-fn index(name: &str, table: impl IntoIden, cols: &[&str]) -> IndexCreateStatement {
+pub(super) fn index(name: &str, table: impl IntoIden, cols: &[&str]) -> IndexCreateStatement {
     let mut i = Index::create();
     i.name(name).table(table);
     for c in cols {

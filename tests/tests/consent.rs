@@ -1,0 +1,896 @@
+//! Consent: purposes, the append-only ledger and the effective state it yields, the
+//! strictest-wins question, double opt-in, bulk checks, consents riding along with
+//! contact writes, the events they write, scopes, tenant isolation and GraphQL.
+
+// Test bodies run through `on_both!`, outside `#[test]` fns, where a failed unwrap is the
+// intended test failure.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use rapport_tests::{Reply, Server, TestDb, on_both, on_both_dbs, pick};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// A well-formed id that no record has.
+const NOWHERE: &str = "0190a000-0000-7000-8000-000000000000";
+const PURPOSES: &str = "/v1/consent-purposes";
+const CHECK: &str = "/v1/consent/check";
+
+/// One caller: the server and a bearer token.
+struct Api<'a>(&'a Server, String);
+
+impl<'a> Api<'a> {
+    async fn admin(s: &'a Server) -> Self {
+        Self(s, s.admin_token().await)
+    }
+
+    async fn with(s: &'a Server, scopes: &str) -> Self {
+        Self(s, s.token_with(scopes).await)
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.0.call(method, path, &self.1, body).await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// Asserts that `GET path` is a 404.
+    async fn missing(&self, path: &str) {
+        self.get(path).await.problem(404, "not_found");
+    }
+
+    /// A PATCH of a purpose, with `If-Match` when given.
+    async fn patch_purpose(&self, key: &str, body: &Value, if_match: Option<&str>) -> Reply {
+        let mut r = self.0.req(Method::PATCH, &format!("{PURPOSES}/{key}"), &self.1);
+        if let Some(tag) = if_match {
+            r = r.header("if-match", tag);
+        }
+        Reply::from(r.json(body).send().await.unwrap()).await
+    }
+
+    /// Creates a contact with this email; returns its id.
+    async fn contact(&self, email: &str) -> String {
+        let r = self.post("/v1/contacts", json!({ "email": email })).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /v1/contacts/{id}/consents`.
+    async fn record(&self, id: &str, body: Value) -> Reply {
+        self.post(&format!("/v1/contacts/{id}/consents"), body).await
+    }
+
+    /// A record that must succeed; returns `{event, effective, confirmation}`.
+    async fn recorded(&self, id: &str, body: Value) -> Value {
+        let r = self.record(id, body).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body
+    }
+
+    /// The `data` of a list that must succeed.
+    async fn data(&self, path: &str) -> Vec<Value> {
+        let r = self.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r.body["data"].as_array().unwrap().clone()
+    }
+
+    async fn states(&self, id: &str) -> Vec<Value> {
+        self.data(&format!("/v1/contacts/{id}/consents")).await
+    }
+
+    async fn history(&self, id: &str) -> Vec<Value> {
+        self.data(&format!("/v1/contacts/{id}/consents/history")).await
+    }
+
+    /// `GET /v1/contacts/{id}/consent/{purpose}`, for a contact point when given.
+    async fn ask(&self, id: &str, purpose: &str, contact_point: Option<&str>) -> Reply {
+        let path = format!("/v1/contacts/{id}/consent/{purpose}");
+        let mut r = self.0.req(Method::GET, &path, &self.1);
+        if let Some(cp) = contact_point {
+            r = r.query(&[("contact_point", cp)]);
+        }
+        Reply::from(r.send().await.unwrap()).await
+    }
+
+    /// The decision for a purpose, which must be answered.
+    async fn decision(&self, id: &str, purpose: &str, contact_point: Option<&str>) -> Value {
+        let r = self.ask(id, purpose, contact_point).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
+    /// The decision for a purpose as "allowed/status".
+    async fn verdict(&self, id: &str, purpose: &str) -> String {
+        verdict(&self.decision(id, purpose, None).await)
+    }
+
+    async fn confirm(&self, token: &Value) -> Reply {
+        self.post("/v1/consent/confirm", json!({ "token": token })).await
+    }
+
+    /// Records a pending double opt-in grant; returns its confirmation token.
+    async fn pending(&self, id: &str) -> Value {
+        let single = rec("email_marketing", "granted", &json!({"opt_in_level": "single"}));
+        self.recorded(id, single).await["confirmation"]["token"].clone()
+    }
+}
+
+/// A consent record: the required fields and `extra` ones (a `null` removes one).
+fn rec(purpose: &str, status: &str, extra: &Value) -> Value {
+    let mut body = json!({"purpose": purpose, "status": status, "source": "api"});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            body.as_object_mut().unwrap().remove(k);
+        } else {
+            body[k] = v.clone();
+        }
+    }
+    body
+}
+
+/// A consent record with the required fields only.
+fn consent(purpose: &str, status: &str) -> Value {
+    rec(purpose, status, &json!({}))
+}
+
+/// A fixed past instant plus `hours`, as RFC 3339.
+fn t(hours: i64) -> String {
+    let base: DateTime<Utc> = "2024-03-01T00:00:00Z".parse().unwrap();
+    (base + TimeDelta::hours(hours)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn at(v: &Value) -> DateTime<Utc> {
+    let text = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
+    text.parse().unwrap()
+}
+
+/// A JSON value as short text: strings bare, `null` as "-".
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// "allowed/status" of a decision, state or check result.
+fn verdict(v: &Value) -> String {
+    rows(std::slice::from_ref(v), "allowed status")
+}
+
+/// The fields `keys` of each item joined by "/", the items by spaces.
+fn rows(items: &[Value], keys: &str) -> String {
+    let row = |i: &Value| keys.split(' ').map(|k| text(&i[k])).collect::<Vec<_>>().join("/");
+    items.iter().map(row).collect::<Vec<_>>().join(" ")
+}
+
+async fn a_new_workspace_starts_with_the_six_default_purposes(s: Server) {
+    let api = Api::with(&s, "consent:read").await;
+    let r = api.get(PURPOSES).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["page"], json!({"next_cursor": null, "has_more": false}));
+    let data = r.body["data"].as_array().unwrap();
+    let expected = "analytics/any/false/consent/false email_marketing/email/true/consent/false \
+                    personalization/any/false/consent/false phone_marketing/phone/false/consent/false \
+                    sms_marketing/sms/true/consent/false third_party_sharing/any/false/consent/false";
+    let summary = rows(data, "key channel double_opt_in default_legal_basis archived");
+    assert_eq!(summary, expected);
+    let keys: Vec<&String> = data[1].as_object().unwrap().keys().collect();
+    let documented = "archived archived_at channel created_at default_legal_basis description double_opt_in key name \
+                      updated_at version";
+    assert_eq!(keys, documented.split(' ').collect::<Vec<_>>());
+    assert!(data.iter().all(|p| p["archived_at"].is_null() && p["name"].is_string()));
+    assert_eq!(api.get(&format!("{PURPOSES}/email_marketing")).await.body, data[1]);
+    api.missing(&format!("{PURPOSES}/nope")).await;
+}
+
+async fn purposes_are_created_archived_restored_and_deleted(s: Server) {
+    let api = Api::with(&s, "consent:read consent:manage").await;
+    let body = json!({"key": "vip_news", "name": "VIP news", "channel": "email"});
+    let created = api.post(PURPOSES, body.clone()).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.header("location"), Some("/v1/consent-purposes/vip_news"));
+    let expected = json!({"key": "vip_news", "name": "VIP news", "description": null, "channel": "email",
+        "double_opt_in": false, "default_legal_basis": "consent", "archived": false, "archived_at": null});
+    assert_eq!(pick(&created.body, &expected), expected);
+    let first_tag = created.header("etag").unwrap().to_owned();
+    api.post(PURPOSES, body).await.problem(409, "conflict");
+    let taken = json!({"key": "email_marketing", "name": "Again", "channel": "email"});
+    api.post(PURPOSES, taken).await.problem(409, "conflict");
+    let bad = json!([
+        [{"key": "VIP News", "name": "x", "channel": "email"}, "/key"],
+        [{"key": "fax", "name": "x", "channel": "fax"}, "/channel"],
+        [{"key": "x1", "name": "x", "channel": "any", "default_legal_basis": "whim"}, "/default_legal_basis"],
+    ]);
+    for case in bad.as_array().unwrap() {
+        let r = api.post(PURPOSES, case[0].clone()).await;
+        r.problem(422, "validation_failed");
+        assert_eq!(r.pointers(), [case[1].as_str().unwrap()], "{}", r.body);
+    }
+
+    let archived = api.patch_purpose("vip_news", &json!({"archived": true}), None).await;
+    assert_eq!(archived.status, 200, "{}", archived.body);
+    assert_eq!(archived.body["archived"], true);
+    at(&archived.body["archived_at"]);
+    assert_ne!(archived.header("etag"), Some(first_tag.as_str()));
+    let listed = |v: Vec<Value>| v.iter().any(|p| p["key"] == "vip_news");
+    assert!(!listed(api.data(PURPOSES).await), "archived purposes are hidden");
+    assert!(listed(api.data(&format!("{PURPOSES}?include_archived=true")).await));
+    assert_eq!(api.get(&format!("{PURPOSES}/vip_news")).await.body, archived.body);
+
+    let restore = json!({"archived": false, "description": "For the few"});
+    let stale = api.patch_purpose("vip_news", &restore, Some(&first_tag)).await;
+    stale.problem(412, "precondition_failed");
+    let restored = api.patch_purpose("vip_news", &restore, archived.header("etag")).await;
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    let expected = json!({"archived": false, "archived_at": null, "description": "For the few", "name": "VIP news"});
+    assert_eq!(pick(&restored.body, &expected), expected);
+    assert!(listed(api.data(PURPOSES).await));
+    let rekey = api.patch_purpose("vip_news", &json!({"key": "vip"}), None).await;
+    assert_eq!(rekey.status, 422, "the key is immutable: {}", rekey.body);
+
+    let path = format!("{PURPOSES}/vip_news");
+    assert_eq!(api.send(Method::DELETE, &path, None).await.status, 204);
+    api.missing(&path).await;
+    let again = api.send(Method::DELETE, &path, None).await;
+    again.problem(404, "not_found");
+}
+
+async fn a_purpose_in_use_is_archived_rather_than_deleted(s: Server) {
+    let api = Api::admin(&s).await;
+    let loyalty = json!({"key": "loyalty", "name": "Loyalty", "channel": "any"});
+    assert_eq!(api.post(PURPOSES, loyalty).await.status, 201);
+    let id = api.contact("ada@example.com").await;
+    api.recorded(&id, consent("loyalty", "granted")).await;
+    let path = format!("{PURPOSES}/loyalty");
+    let delete = api.send(Method::DELETE, &path, None).await;
+    delete.problem(409, "purpose_in_use");
+    assert_eq!(api.get(&path).await.status, 200);
+    let r = api.patch_purpose("loyalty", &json!({"archived": true}), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let refused = api.record(&id, consent("loyalty", "granted")).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let codes = [&refused.body["code"], &refused.body["errors"][0]["code"]];
+    assert!(codes.contains(&&json!("purpose_archived")), "{}", refused.body);
+    api.recorded(&id, consent("loyalty", "withdrawn")).await;
+    assert_eq!(rows(&api.history(&id).await, "status"), "granted withdrawn");
+}
+
+async fn a_recorded_consent_answers_its_event_and_effect(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let before = Utc::now();
+    let proof = json!({"ip": "203.0.113.9", "user_agent": "Mozilla/5.0", "policy_version": "2024-01",
+        "text": "I agree", "form": "checkout", "page": "https://shop.example/checkout"});
+    let body = rec("analytics", "granted", &json!({"source": "checkout", "proof": proof}));
+    let r = api.recorded(&id, body).await;
+    let event = &r["event"];
+    let expected = json!({"contact_id": id, "purpose": "analytics", "status": "granted", "legal_basis": "consent",
+        "opt_in_level": "unknown", "contact_point": null, "source": "checkout", "expires_at": null, "proof": proof,
+        "actor": {"type": "api_client", "id": s.admin.client_id}});
+    assert_eq!(pick(event, &expected), expected);
+    let captured = at(&event["captured_at"]);
+    let slack = TimeDelta::seconds(5);
+    assert!(before - slack <= captured && captured <= Utc::now() + slack, "{event}");
+    at(&event["recorded_at"]);
+    assert_eq!(r["confirmation"], Value::Null);
+    let state = json!({"purpose": "analytics", "contact_point": null, "status": "granted", "allowed": true,
+        "legal_basis": "consent", "opt_in_level": "unknown", "expires_at": null, "source": "checkout",
+        "event_id": event["id"]});
+    assert_eq!(pick(&r["effective"], &state), state);
+    assert_eq!(at(&r["effective"]["since"]), captured);
+    assert_eq!(api.states(&id).await, [r["effective"].clone()]);
+    assert_eq!(api.history(&id).await, std::slice::from_ref(event));
+    let d = api.decision(&id, "analytics", None).await;
+    let answer = json!({"purpose": "analytics", "allowed": true, "status": "granted", "legal_basis": "consent",
+        "opt_in_level": "unknown", "contact_point": null, "expires_at": null});
+    assert_eq!(pick(&d, &answer), answer);
+    assert_eq!(at(&d["since"]), captured);
+
+    // Explicit fields are kept and contact points normalised.
+    let extra = json!({"legal_basis": "legitimate_interests", "opt_in_level": "confirmed",
+        "contact_point": "Ada@EXAMPLE.com", "captured_at": t(1)});
+    let e = api.recorded(&id, rec("personalization", "granted", &extra)).await["event"].clone();
+    let expected = json!({"legal_basis": "legitimate_interests", "opt_in_level": "confirmed",
+        "contact_point": "Ada@example.com"});
+    assert_eq!(pick(&e, &expected), expected);
+    assert_eq!(at(&e["captured_at"]), at(&json!(t(1))));
+    let sms = rec(
+        "sms_marketing",
+        "denied",
+        &json!({"contact_point": "+1 (415) 555-0100"}),
+    );
+    let e = api.recorded(&id, sms).await["event"].clone();
+    assert_eq!(e["contact_point"], "+14155550100");
+    let pairs = rows(&api.states(&id).await, "purpose contact_point");
+    let expected = "analytics/- personalization/Ada@example.com sms_marketing/+14155550100";
+    assert_eq!(pairs, expected);
+}
+
+async fn a_late_older_event_never_overrides_a_newer_decision(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let at_hour = |status: &str, h: i64| rec("analytics", status, &json!({"captured_at": t(h)}));
+    let withdrawn = api.recorded(&id, at_hour("withdrawn", 2)).await;
+    let late = api.recorded(&id, at_hour("granted", 1)).await;
+    assert_eq!(late["event"]["status"], "granted", "the event itself is stored");
+    assert_eq!(verdict(&late["effective"]), "false/withdrawn");
+    assert_eq!(late["effective"]["event_id"], withdrawn["event"]["id"]);
+    let states = api.states(&id).await;
+    assert_eq!(states.len(), 1, "{states:?}");
+    assert_eq!(states[0]["event_id"], withdrawn["event"]["id"]);
+    assert_eq!(at(&states[0]["since"]), at(&json!(t(2))));
+    let d = api.decision(&id, "analytics", None).await;
+    assert_eq!(verdict(&d), "false/withdrawn");
+    assert_eq!(at(&d["since"]), at(&json!(t(2))));
+    let arrival = rows(&api.history(&id).await, "id");
+    let expected = format!("{} {}", text(&withdrawn["event"]["id"]), text(&late["event"]["id"]));
+    assert_eq!(arrival, expected);
+
+    api.recorded(&id, at_hour("granted", 3)).await;
+    assert_eq!(api.verdict(&id, "analytics").await, "true/granted");
+    // Equal capture times: the later arrival wins.
+    for (status, allowed) in [("denied", false), ("granted", true), ("withdrawn", false)] {
+        let r = api.recorded(&id, at_hour(status, 4)).await;
+        assert_eq!(verdict(&r["effective"]), format!("{allowed}/{status}"));
+    }
+    assert_eq!(api.verdict(&id, "analytics").await, "false/withdrawn");
+}
+
+async fn the_effective_states_do_not_depend_on_the_order_events_arrive_in(s: Server) {
+    let api = Api::admin(&s).await;
+    let inbox = json!("inbox@example.org");
+    let events = [
+        ("analytics", "granted", Value::Null, 1),
+        ("analytics", "withdrawn", Value::Null, 3),
+        ("analytics", "granted", Value::Null, 2),
+        ("personalization", "denied", inbox.clone(), 4),
+        ("personalization", "granted", inbox.clone(), 6),
+        ("personalization", "withdrawn", Value::Null, 5),
+    ]
+    .map(|(purpose, status, cp, h)| rec(purpose, status, &json!({"contact_point": cp, "captured_at": t(h)})));
+    let n = events.len();
+    // Deterministic shuffles: as is, reversed, rotated, interleaved, reversed and rotated.
+    let orders: Vec<Vec<usize>> = vec![
+        (0..n).collect(),
+        (0..n).rev().collect(),
+        (0..n).map(|i| (i + 2) % n).collect(),
+        (0..n).step_by(2).chain((1..n).step_by(2)).collect(),
+        (0..n).map(|i| (n + 3 - i) % n).collect(),
+    ];
+    let mut seen: Option<Vec<Value>> = None;
+    for (k, order) in orders.iter().enumerate() {
+        let id = api.contact(&format!("order{k}@example.com")).await;
+        let mut ids = vec![Value::Null; n];
+        for &i in order {
+            ids[i] = api.recorded(&id, events[i].clone()).await["event"]["id"].clone();
+        }
+        let mut states = api.states(&id).await;
+        let winner = |s: &Value| ids.iter().position(|e| *e == s["event_id"]);
+        let winners: Vec<Option<usize>> = states.iter().map(winner).collect();
+        assert_eq!(winners, [Some(1), Some(5), Some(4)], "order {order:?}: {states:?}");
+        let expected = "analytics/-/withdrawn personalization/-/withdrawn personalization/inbox@example.org/granted";
+        assert_eq!(rows(&states, "purpose contact_point status"), expected);
+        for s in &mut states {
+            s.as_object_mut().unwrap().remove("event_id");
+        }
+        match &seen {
+            None => seen = Some(states),
+            Some(first) => assert_eq!(&states, first, "order {order:?} gave other states"),
+        }
+    }
+}
+
+async fn the_strictest_applicable_record_decides(s: Server) {
+    let api = Api::admin(&s).await;
+    let (email, phone) = ("ada@example.com", "+14155550100");
+    let r = api.post("/v1/contacts", json!({"email": email, "phone": phone})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let wide = rec("email_marketing", "granted", &json!({"opt_in_level": "confirmed"}));
+    api.recorded(&id, wide).await;
+    assert_eq!(api.verdict(&id, "email_marketing").await, "true/granted");
+    let at_email = rec("email_marketing", "withdrawn", &json!({"contact_point": email}));
+    api.recorded(&id, at_email).await;
+    let d = api.decision(&id, "email_marketing", None).await;
+    assert_eq!(verdict(&d), "false/withdrawn", "the contact's email applies: {d}");
+    assert_eq!(d["contact_point"], email);
+    let other = api.decision(&id, "email_marketing", Some("other@example.com")).await;
+    assert_eq!(verdict(&other), "true/granted", "{other}");
+
+    // Withdrawn beats denied, denied beats expired.
+    api.recorded(&id, consent("sms_marketing", "denied")).await;
+    let at_phone = rec("sms_marketing", "withdrawn", &json!({"contact_point": phone}));
+    api.recorded(&id, at_phone).await;
+    assert_eq!(api.verdict(&id, "sms_marketing").await, "false/withdrawn");
+    let lapsed = json!({"captured_at": "2024-01-01T00:00:00Z", "expires_at": "2024-02-01T00:00:00Z"});
+    api.recorded(&id, rec("phone_marketing", "granted", &lapsed)).await;
+    let denied = json!({"contact_point": phone, "captured_at": "2023-06-01T00:00:00Z"});
+    api.recorded(&id, rec("phone_marketing", "denied", &denied)).await;
+    assert_eq!(api.verdict(&id, "phone_marketing").await, "false/denied");
+
+    // A grant whose expiry has passed.
+    let expiring = json!({"captured_at": "2024-01-01T00:00:00Z", "expires_at": "2024-06-01T00:00:00Z"});
+    let r = api.recorded(&id, rec("analytics", "granted", &expiring)).await;
+    assert_eq!(verdict(&r["effective"]), "false/expired");
+    let d = api.decision(&id, "analytics", None).await;
+    assert_eq!(verdict(&d), "false/expired");
+    assert_eq!(at(&d["expires_at"]), at(&json!("2024-06-01T00:00:00Z")));
+    let states = api.states(&id).await;
+    let analytics = states.iter().find(|s| s["purpose"] == "analytics").unwrap();
+    assert_eq!(verdict(analytics), "false/expired");
+
+    let none = api.decision(&id, "third_party_sharing", None).await;
+    let expected = json!({"purpose": "third_party_sharing", "allowed": false, "status": "none", "since": null,
+        "legal_basis": null, "opt_in_level": null, "expires_at": null});
+    assert_eq!(pick(&none, &expected), expected);
+    api.ask(&id, "nope", None).await.problem(404, "not_found");
+    api.ask(NOWHERE, "analytics", None).await.problem(404, "not_found");
+}
+
+async fn a_double_opt_in_grant_waits_for_its_confirmation(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let single = rec("email_marketing", "granted", &json!({"opt_in_level": "single"}));
+    let pending = api.recorded(&id, single).await;
+    let expected = json!({"status": "pending_confirmation", "opt_in_level": "single", "purpose": "email_marketing"});
+    assert_eq!(pick(&pending["event"], &expected), expected);
+    assert_eq!(verdict(&pending["effective"]), "false/pending_confirmation");
+    let token = pending["confirmation"]["token"].clone();
+    assert!(token.as_str().is_some_and(|t| !t.is_empty()), "{pending}");
+    let expires = at(&pending["confirmation"]["expires_at"]) - Utc::now();
+    let about_72_hours = expires > TimeDelta::hours(71) && expires < TimeDelta::hours(73);
+    assert!(about_72_hours, "{pending}");
+    assert_eq!(api.verdict(&id, "email_marketing").await, "false/pending_confirmation");
+
+    let confirm = json!({"token": token, "proof": {"ip": "198.51.100.4"}});
+    let r = api.post("/v1/consent/confirm", confirm).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let expected = json!({"contact_id": id, "purpose": "email_marketing", "status": "granted",
+        "opt_in_level": "confirmed", "source": "double_opt_in"});
+    assert_eq!(pick(&r.body["event"], &expected), expected);
+    assert_eq!(r.body["event"]["proof"]["ip"], "198.51.100.4");
+    assert_eq!(r.body["confirmation"], Value::Null);
+    assert_eq!(verdict(&r.body["effective"]), "true/granted");
+    assert_eq!(r.body["effective"]["event_id"], r.body["event"]["id"]);
+    assert_eq!(api.verdict(&id, "email_marketing").await, "true/granted");
+    let statuses = rows(&api.history(&id).await, "status");
+    assert_eq!(statuses, "pending_confirmation granted");
+    api.confirm(&token).await.problem(409, "confirmation_token_used");
+    api.confirm(&json!("no-such-token")).await.problem(404, "not_found");
+
+    // Without an opt-in level (unknown) a grant waits too; a confirmed one does not.
+    let unknown = api.recorded(&id, consent("sms_marketing", "granted")).await;
+    assert_eq!(unknown["event"]["status"], "pending_confirmation");
+    assert!(unknown["confirmation"]["token"].is_string(), "{unknown}");
+    let confirmed = rec("sms_marketing", "granted", &json!({"opt_in_level": "confirmed"}));
+    let direct = api.recorded(&id, confirmed).await;
+    assert_eq!(direct["event"]["status"], "granted");
+    assert_eq!(direct["confirmation"], Value::Null);
+}
+
+async fn a_confirmation_after_a_later_decision_is_superseded(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let token = api.pending(&id).await;
+    api.recorded(&id, consent("email_marketing", "withdrawn")).await;
+    api.confirm(&token).await.problem(409, "confirmation_superseded");
+    assert_eq!(api.verdict(&id, "email_marketing").await, "false/withdrawn");
+    assert_eq!(api.history(&id).await.len(), 2);
+}
+
+async fn an_expired_confirmation_token_is_refused(db: TestDb) {
+    let s = Server::start_on(db, &[("RAPPORT_CONSENT_CONFIRMATION_SECONDS", "1")]).await;
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let token = api.pending(&id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    api.confirm(&token).await.problem(410, "confirmation_token_expired");
+    assert_eq!(api.verdict(&id, "email_marketing").await, "false/pending_confirmation");
+    assert_eq!(api.history(&id).await.len(), 1);
+}
+
+async fn a_bulk_check_answers_every_item_in_input_order(s: Server) {
+    let api = Api::admin(&s).await;
+    let ann = api.contact("a@example.com").await;
+    api.recorded(&ann, consent("analytics", "granted")).await;
+    let ben = api.contact("b@example.com").await;
+    api.recorded(&ben, consent("analytics", "withdrawn")).await;
+    let cat = api.contact("c@example.com").await;
+    let other = Api(&s, s.other_workspace().await.1);
+    let dan = other.contact("d@example.com").await;
+    other.recorded(&dan, consent("analytics", "granted")).await;
+    let check = |list: &str, items: Value| api.post(CHECK, json!({"purpose": "analytics", list: items}));
+    let summary = |r: &Reply| {
+        let answer = (r.status.as_u16(), &r.body["purpose"]);
+        assert_eq!(answer, (200, &json!("analytics")), "{}", r.body);
+        let results = r.body["results"].as_array().unwrap().clone();
+        let found: Vec<Value> = results.iter().filter(|x| x["found"] == true).cloned().collect();
+        (rows(&results, "found allowed status"), rows(&found, "contact_id"))
+    };
+    let by_id = check("contact_ids", json!([ben, NOWHERE, ann, dan, cat])).await;
+    let expected = "true/false/withdrawn false/false/none true/true/granted false/false/none true/false/none";
+    assert_eq!(summary(&by_id), (expected.to_owned(), format!("{ben} {ann} {cat}")));
+    let emails = json!(["c@example.com", "d@example.com", "a@example.com", "nobody@example.com"]);
+    let by_email = check("emails", emails).await;
+    let expected = "true/false/none false/false/none true/true/granted false/false/none";
+    assert_eq!(summary(&by_email), (expected.to_owned(), format!("{cat} {ann}")));
+
+    let ids = |n: usize| json!(vec![NOWHERE; n]);
+    let full = check("contact_ids", ids(1000)).await;
+    let answered = full.body["results"].as_array().map(Vec::len);
+    assert_eq!(answered, Some(1000), "{}", full.status);
+    let cases = [
+        (
+            json!({"purpose": "analytics", "contact_ids": ids(1001)}),
+            "/contact_ids",
+        ),
+        (
+            json!({"purpose": "analytics", "emails": vec!["x@example.com"; 1001]}),
+            "/emails",
+        ),
+        (json!({"purpose": "analytics", "contact_ids": []}), "/contact_ids"),
+        (
+            json!({"purpose": "analytics", "contact_ids": [ann], "emails": ["a@example.com"]}),
+            "",
+        ),
+        (json!({"purpose": "analytics"}), ""),
+    ];
+    for (body, pointer) in cases {
+        let r = api.post(CHECK, body).await;
+        r.problem(422, "validation_failed");
+        if !pointer.is_empty() {
+            assert_eq!(r.pointers(), [pointer], "{}", r.body);
+        }
+    }
+}
+
+async fn bad_consent_input_is_refused_at_its_pointer(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let in_an_hour = (Utc::now() + TimeDelta::hours(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let granted = |extra: Value| rec("analytics", "granted", &extra);
+    let email = |cp: &str| rec("email_marketing", "denied", &json!({ "contact_point": cp }));
+    let cases = [
+        (granted(json!({"purpose": "nope"})), "/purpose"),
+        (granted(json!({"status": "maybe"})), "/status"),
+        (granted(json!({"status": "pending_confirmation"})), "/status"),
+        (granted(json!({"legal_basis": "because"})), "/legal_basis"),
+        (granted(json!({"opt_in_level": "double"})), "/opt_in_level"),
+        (granted(json!({ "captured_at": in_an_hour })), "/captured_at"),
+        (
+            granted(json!({"captured_at": t(10), "expires_at": t(9)})),
+            "/expires_at",
+        ),
+        (
+            granted(json!({"captured_at": t(10), "expires_at": t(10)})),
+            "/expires_at",
+        ),
+        (email("not an email"), "/contact_point"),
+        (email("+14155550100"), "/contact_point"),
+        (
+            rec("sms_marketing", "denied", &json!({"contact_point": "ada@example.com"})),
+            "/contact_point",
+        ),
+        (granted(json!({"source": null})), "/source"),
+        (granted(json!({"source": "Check Out!"})), "/source"),
+        (granted(json!({"colour": "red"})), "/colour"),
+    ];
+    for (body, pointer) in cases {
+        let r = api.record(&id, body.clone()).await;
+        r.problem(422, "validation_failed");
+        assert_eq!(r.pointers(), [pointer], "{body}: {}", r.body);
+        let code = &r.body["errors"][0]["code"];
+        match pointer {
+            "/purpose" => assert_eq!(code, "unknown_purpose"),
+            "/captured_at" => assert_eq!(code, "in_future"),
+            "/colour" => assert_eq!(code, "unknown_field"),
+            _ => {}
+        }
+    }
+    assert!(api.history(&id).await.is_empty());
+    assert!(api.states(&id).await.is_empty());
+    let nobody = api.record(NOWHERE, consent("analytics", "granted")).await;
+    nobody.problem(404, "not_found");
+}
+
+async fn consent_events_cannot_be_changed_or_removed(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let event = api.recorded(&id, consent("analytics", "granted")).await["event"].clone();
+    let path = format!("/v1/contacts/{id}/consents");
+    for method in [Method::PATCH, Method::PUT, Method::DELETE] {
+        let body = consent("analytics", "withdrawn");
+        let r = api.send(method.clone(), &path, Some(body)).await;
+        r.problem(405, "method_not_allowed");
+        assert_eq!(r.header("allow"), Some("GET, POST"), "{method}");
+    }
+    assert_eq!(api.history(&id).await, [event]);
+}
+
+async fn consents_are_recorded_with_contact_writes(s: Server) {
+    let api = Api::admin(&s).await;
+    let put = |email: &str, body: Value| {
+        let (api, path) = (&api, format!("/v1/contacts/by-email/{email}"));
+        async move { api.send(Method::PUT, &path, Some(body)).await }
+    };
+    let grant = json!([rec("analytics", "granted", &json!({"source": "checkout"}))]);
+    let r = put("ada@example.com", json!({ "consents": grant })).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let ada = r.body["id"].as_str().unwrap().to_owned();
+    let states = api.states(&ada).await;
+    let expected = "analytics/true/granted/checkout";
+    assert_eq!(rows(&states, "purpose allowed status source"), expected);
+    assert_eq!(api.history(&ada).await[0]["contact_id"], ada.as_str());
+
+    let denied = json!({"email": "bob@example.com", "consents": [consent("personalization", "denied")]});
+    let r = api.post("/v1/contacts", denied).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let bob = r.body["id"].as_str().unwrap().to_owned();
+    let change = json!({"first_name": "Bob", "consents": [consent("personalization", "granted")]});
+    let bob_path = format!("/v1/contacts/{bob}");
+    let r = api.send(Method::PATCH, &bob_path, Some(change)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(api.verdict(&bob, "personalization").await, "true/granted");
+
+    let items = json!({"items": [
+        {"email": "cleo@example.com", "consents": [consent("analytics", "granted")]},
+        {"email": "dan@example.com", "consents": [consent("nope", "granted")]},
+    ]});
+    let r = api.post("/v1/contacts/batch", items).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(rows(results, "status"), "created failed", "{}", r.body);
+    let cleo = results[0]["contact"]["id"].as_str().unwrap();
+    assert_eq!(api.verdict(cleo, "analytics").await, "true/granted");
+    let pointer = &results[1]["error"]["errors"][0]["pointer"];
+    assert_eq!(pointer, "/items/1/consents/0/purpose", "{}", r.body);
+    api.missing("/v1/contacts/by-email/dan@example.com").await;
+
+    let bad = json!({"first_name": "Eve", "consents": [consent("nope", "granted")]});
+    let r = put("eve@example.com", bad).await;
+    r.problem(422, "validation_failed");
+    assert_eq!(r.pointers(), ["/consents/0/purpose"]);
+    api.missing("/v1/contacts/by-email/eve@example.com").await;
+    let half = json!([consent("personalization", "granted"), consent("analytics", "maybe")]);
+    let r = put("ada@example.com", json!({"first_name": "Augusta", "consents": half})).await;
+    r.problem(422, "validation_failed");
+    assert_eq!(r.pointers(), ["/consents/1/status"]);
+    let ada_now = api.get(&format!("/v1/contacts/{ada}")).await.body;
+    assert_eq!(ada_now["first_name"], Value::Null, "{ada_now}");
+    let recorded = api.history(&ada).await.len();
+    assert_eq!(recorded, 1, "nothing of the failed write was recorded");
+
+    let writer = Api::with(&s, "contacts:read contacts:write").await;
+    let path = "/v1/contacts/by-email/fay@example.com";
+    let r = writer.send(Method::PUT, path, Some(json!({ "consents": grant }))).await;
+    r.problem(403, "insufficient_scope");
+    api.missing(path).await;
+}
+
+async fn contacts_include_their_consents_only_when_asked(s: Server) {
+    let api = Api::admin(&s).await;
+    let ada = api.contact("ada@example.com").await;
+    api.recorded(&ada, consent("analytics", "granted")).await;
+    api.recorded(&ada, consent("personalization", "withdrawn")).await;
+    let bob = api.contact("bob@example.com").await;
+    let like = json!({"allowed": 0, "status": 0, "since": 0, "legal_basis": 0, "opt_in_level": 0, "expires_at": 0});
+    let answer = |s: &Value| (s["purpose"].as_str().unwrap().to_owned(), pick(s, &like));
+    let states = api.states(&ada).await;
+    let summary = Value::Object(states.iter().map(answer).collect());
+    assert_eq!(summary.as_object().map(serde_json::Map::len), Some(2));
+    let plain = api.get(&format!("/v1/contacts/{ada}")).await;
+    assert!(plain.body.get("consents").is_none(), "{}", plain.body);
+    let full = api.get(&format!("/v1/contacts/{ada}?include=consents")).await;
+    assert_eq!(full.status, 200, "{}", full.body);
+    assert_eq!(full.body["consents"], summary);
+    let list = api.data("/v1/contacts").await;
+    assert!(list.iter().all(|c| c.get("consents").is_none()), "{list:?}");
+    let list = api.data("/v1/contacts?include=consents").await;
+    let of = |id: &str| list.iter().find(|c| c["id"] == id).unwrap()["consents"].clone();
+    assert_eq!(of(&ada), summary);
+    assert_eq!(of(&bob), json!({}));
+}
+
+async fn each_recorded_consent_writes_a_consent_updated_event(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let first = api.recorded(&id, consent("analytics", "granted")).await;
+    let single = rec("email_marketing", "granted", &json!({"opt_in_level": "single"}));
+    let pending = api.recorded(&id, single).await;
+    let confirmed = api.confirm(&pending["confirmation"]["token"]).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let refused = api.record(&id, consent("nope", "granted")).await;
+    refused.problem(422, "validation_failed");
+    let events = s.events("consent.updated").await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    for ((ws, data), answer) in events.iter().zip([&first, &pending, &confirmed.body]) {
+        assert_eq!(ws, &s.admin.workspace_id);
+        assert_eq!(data["contact_id"], id.as_str());
+        assert_eq!(data["object"], answer["event"]);
+        assert_eq!(data["effective"], answer["effective"]);
+    }
+    let objects: Vec<Value> = events.iter().map(|(_, d)| d["object"].clone()).collect();
+    assert_eq!(rows(&objects, "purpose"), "analytics email_marketing email_marketing");
+}
+
+async fn consent_routes_need_the_consent_scopes(s: Server) {
+    let admin = Api::admin(&s).await;
+    let id = admin.contact("ada@example.com").await;
+    admin.recorded(&id, consent("analytics", "granted")).await;
+    let consents = format!("/v1/contacts/{id}/consents");
+    let purpose = json!({"key": "vip_news", "name": "VIP", "channel": "email"});
+    let forbidden = |r: Reply| {
+        r.problem(403, "insufficient_scope");
+    };
+    let contacts_only = Api::with(&s, "contacts:read").await;
+    forbidden(contacts_only.record(&id, consent("analytics", "withdrawn")).await);
+    forbidden(contacts_only.get(&consents).await);
+    forbidden(contacts_only.get(PURPOSES).await);
+    let reader = Api::with(&s, "consent:read").await;
+    let decision = format!("/v1/contacts/{id}/consent/analytics");
+    for path in [consents.clone(), format!("{consents}/history"), decision] {
+        let r = reader.get(&path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    assert_eq!(reader.data(PURPOSES).await.len(), 6);
+    let one = json!({"purpose": "analytics", "contact_ids": [id]});
+    let check = reader.post(CHECK, one).await;
+    assert_eq!(check.body["results"][0]["allowed"], true, "{}", check.body);
+    forbidden(reader.record(&id, consent("analytics", "withdrawn")).await);
+    forbidden(reader.confirm(&json!("t")).await);
+    forbidden(reader.post(PURPOSES, purpose.clone()).await);
+    let writer = Api::with(&s, "consent:write").await;
+    writer.recorded(&id, consent("analytics", "withdrawn")).await;
+    forbidden(writer.post(PURPOSES, purpose.clone()).await);
+    let manager = Api::with(&s, "consent:manage").await;
+    assert_eq!(manager.post(PURPOSES, purpose).await.status, 201);
+    assert_eq!(admin.history(&id).await.len(), 2);
+}
+
+async fn another_workspace_reaches_neither_consents_nor_purposes(s: Server) {
+    let api = Api::admin(&s).await;
+    let id = api.contact("ada@example.com").await;
+    let token = api.pending(&id).await;
+    let other = Api(&s, s.other_workspace().await.1);
+    let c = format!("/v1/contacts/{id}");
+    let routes = [
+        (Method::POST, "/consents", Some(consent("analytics", "granted"))),
+        (Method::GET, "/consents", None),
+        (Method::GET, "/consents/history", None),
+        (Method::GET, "/consent/analytics", None),
+        (Method::GET, "/export", None),
+        (Method::POST, "/erasure", Some(json!({"reason": "not yours"}))),
+    ];
+    for (method, tail, body) in routes {
+        let r = other.send(method.clone(), &format!("{c}{tail}"), body).await;
+        assert_eq!(r.status, 404, "{method} {c}{tail}: {}", r.body);
+        r.problem(404, "not_found");
+    }
+    other.confirm(&token).await.problem(404, "not_found");
+
+    let vip = json!({"key": "vip_news", "name": "VIP", "channel": "email"});
+    assert_eq!(api.post(PURPOSES, vip.clone()).await.status, 201);
+    other.missing(&format!("{PURPOSES}/vip_news")).await;
+    assert_eq!(other.data(&format!("{PURPOSES}?include_archived=true")).await.len(), 6);
+    let theirs = other.post(PURPOSES, vip).await;
+    assert_eq!(theirs.status, 201, "keys are unique per workspace: {}", theirs.body);
+
+    // Nothing happened in the first workspace: the token still works there.
+    assert_eq!(api.history(&id).await.len(), 1);
+    assert!(api.get(&c).await.body["erased_at"].is_null());
+    assert_eq!(api.confirm(&token).await.status, 200);
+}
+
+/// Runs a GraphQL operation; returns its first root field, or its first error.
+async fn gql(s: &Server, token: &str, query: &str, vars: Value) -> Result<Value, Value> {
+    let doc = s.gql(token, query, vars).await;
+    match doc.get("errors") {
+        Some(errors) => Err(errors[0].clone()),
+        None => Ok(doc["data"].as_object().unwrap().values().next().cloned().unwrap()),
+    }
+}
+
+async fn graphql_records_confirms_and_reads_consents(s: Server) {
+    let api = Api::admin(&s).await;
+    let (s, token) = (&s, api.1.as_str());
+    let id = api.contact("gql@example.com").await;
+    let ok = |q: String, vars: Value| async move { gql(s, token, &q, vars).await.unwrap() };
+    let code = |q: String, vars: Value, token: String| async move {
+        let e = gql(s, &token, &q, vars).await.unwrap_err();
+        e["extensions"]["code"].as_str().unwrap_or_default().to_owned()
+    };
+    let purposes = ok("{ consentPurposes { key doubleOptIn } }".into(), json!({})).await;
+    assert_eq!(purposes.as_array().map(Vec::len), Some(6), "{purposes}");
+    assert_eq!(purposes[1], json!({"key": "email_marketing", "doubleOptIn": true}));
+    let one = "{ consentPurpose(key: \"sms_marketing\") { key doubleOptIn defaultLegalBasis } }";
+    let expected = json!({"key": "sms_marketing", "doubleOptIn": true, "defaultLegalBasis": "CONSENT"});
+    assert_eq!(ok(one.into(), json!({})).await, expected);
+
+    let record = |purpose: &str| {
+        format!(
+            "mutation {{ recordConsent(contactId: \"{id}\", input: {{purpose: \"{purpose}\", status: GRANTED, \
+             optInLevel: SINGLE, source: \"form\"}}) {{ event {{ id status optInLevel }} effective {{ status allowed }} \
+             confirmation {{ token expiresAt }} }} }}"
+        )
+    };
+    let pending = ok(record("email_marketing"), json!({})).await;
+    let event = rows(std::slice::from_ref(&pending["event"]), "status optInLevel");
+    assert_eq!(event, "PENDING_CONFIRMATION/SINGLE");
+    assert_eq!(verdict(&pending["effective"]), "false/PENDING_CONFIRMATION");
+    let confirm = "mutation($t: String!) { confirmConsent(token: $t) { event { id status optInLevel source } \
+                   effective { allowed } confirmation { token } } }";
+    let vars = json!({"t": pending["confirmation"]["token"]});
+    let done = ok(confirm.into(), vars.clone()).await;
+    let event = rows(std::slice::from_ref(&done["event"]), "status optInLevel source");
+    assert_eq!(event, "GRANTED/CONFIRMED/double_opt_in");
+    assert_eq!(done["confirmation"], Value::Null);
+    assert_eq!(done["effective"]["allowed"], true);
+    let admin = token.to_owned();
+    let used = code(confirm.into(), vars, admin.clone()).await;
+    assert_eq!(used, "confirmation_token_used");
+    let unknown = json!({"t": "no-such-token"});
+    assert_eq!(code(confirm.into(), unknown, admin).await, "not_found");
+
+    let read = format!(
+        "{{ contact(id: \"{id}\") {{ consents {{ purpose status allowed }} \
+         consent(purpose: \"email_marketing\") {{ allowed status }} \
+         consentHistory(first: 10) {{ nodes {{ id status }} }} erasedAt }} }}"
+    );
+    let contact = ok(read, json!({})).await;
+    let states = contact["consents"].as_array().unwrap();
+    assert_eq!(rows(states, "purpose status allowed"), "email_marketing/GRANTED/true");
+    assert_eq!(verdict(&contact["consent"]), "true/GRANTED");
+    assert_eq!(contact["erasedAt"], Value::Null);
+    let history = contact["consentHistory"]["nodes"].as_array().unwrap();
+    assert_eq!(rows(history, "id"), rows(&api.history(&id).await, "id"));
+    assert_eq!(rows(history, "status"), "PENDING_CONFIRMATION GRANTED");
+
+    let check = format!(
+        "{{ consentCheck(purpose: \"email_marketing\", contactIds: [\"{id}\", \"{NOWHERE}\"]) \
+         {{ contactId found allowed status }} }}"
+    );
+    let results = ok(check, json!({})).await;
+    let results = results.as_array().unwrap();
+    let known = rows(&results[..1], "contactId found allowed status");
+    assert_eq!(known, format!("{id}/true/true/GRANTED"));
+    assert_eq!(rows(&results[1..], "found allowed status"), "false/false/NONE");
+
+    let bad = gql(s, token, &record("nope"), json!({})).await.unwrap_err();
+    assert_eq!(bad["extensions"]["code"], "validation_failed", "{bad}");
+    let errors = bad["extensions"]["errors"].as_array().unwrap();
+    assert_eq!(rows(errors, "pointer"), "/purpose", "{bad}");
+    let reader = s.token_with("contacts:read consent:read").await;
+    assert_eq!(code(record("analytics"), json!({}), reader).await, "insufficient_scope");
+    let recorded = api.history(&id).await.len();
+    assert_eq!(recorded, 2, "the refused mutations recorded nothing");
+}
+
+on_both!(
+    a_new_workspace_starts_with_the_six_default_purposes,
+    purposes_are_created_archived_restored_and_deleted,
+    a_purpose_in_use_is_archived_rather_than_deleted,
+    a_recorded_consent_answers_its_event_and_effect,
+    a_late_older_event_never_overrides_a_newer_decision,
+    the_effective_states_do_not_depend_on_the_order_events_arrive_in,
+    the_strictest_applicable_record_decides,
+    a_double_opt_in_grant_waits_for_its_confirmation,
+    a_confirmation_after_a_later_decision_is_superseded,
+    a_bulk_check_answers_every_item_in_input_order,
+    bad_consent_input_is_refused_at_its_pointer,
+    consent_events_cannot_be_changed_or_removed,
+    consents_are_recorded_with_contact_writes,
+    contacts_include_their_consents_only_when_asked,
+    each_recorded_consent_writes_a_consent_updated_event,
+    consent_routes_need_the_consent_scopes,
+    another_workspace_reaches_neither_consents_nor_purposes,
+    graphql_records_confirms_and_reads_consents,
+);
+
+on_both_dbs!(an_expired_confirmation_token_is_refused);
