@@ -250,7 +250,7 @@ async fn a_purpose_in_use_is_archived_rather_than_deleted(s: Server) {
     api.recorded(&id, consent("loyalty", "granted")).await;
     let path = format!("{PURPOSES}/loyalty");
     let delete = api.send(Method::DELETE, &path, None).await;
-    delete.problem(409, "purpose_in_use");
+    delete.problem(409, "in_use");
     assert_eq!(api.get(&path).await.status, 200);
     let r = api.patch_purpose("loyalty", &json!({"archived": true}), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -298,7 +298,7 @@ async fn a_recorded_consent_answers_its_event_and_effect(s: Server) {
         "contact_point": "Ada@EXAMPLE.com", "captured_at": t(1)});
     let e = api.recorded(&id, rec("personalization", "granted", &extra)).await["event"].clone();
     let expected = json!({"legal_basis": "legitimate_interests", "opt_in_level": "confirmed",
-        "contact_point": "Ada@example.com"});
+        "contact_point": "ada@example.com"});
     assert_eq!(pick(&e, &expected), expected);
     assert_eq!(at(&e["captured_at"]), at(&json!(t(1))));
     let sms = rec(
@@ -309,7 +309,7 @@ async fn a_recorded_consent_answers_its_event_and_effect(s: Server) {
     let e = api.recorded(&id, sms).await["event"].clone();
     assert_eq!(e["contact_point"], "+14155550100");
     let pairs = rows(&api.states(&id).await, "purpose contact_point");
-    let expected = "analytics/- personalization/Ada@example.com sms_marketing/+14155550100";
+    let expected = "analytics/- personalization/ada@example.com sms_marketing/+14155550100";
     assert_eq!(pairs, expected);
 }
 

@@ -282,8 +282,14 @@ impl From<Recorded> for ConsentRecorded {
 pub struct ConsentCheckResult {
     pub contact_id: Option<ID>,
     pub email: Option<String>,
+    /// Whether the contact exists in the workspace.
     pub found: bool,
-    pub decision: DecisionGql,
+    pub allowed: bool,
+    pub status: ConsentAnswer,
+    pub since: Option<DateTime<Utc>>,
+    pub legal_basis: Option<LegalBasis>,
+    pub opt_in_level: Option<OptInLevel>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A carried-out erasure.
@@ -478,11 +484,19 @@ impl ConsentQuery {
         let results = service::consent::check(app, who, &purpose, targets).await.gql()?;
         Ok(results
             .into_iter()
-            .map(|r| ConsentCheckResult {
-                contact_id: r.contact_id.map(|c| ID(c.to_string())),
-                email: r.email,
-                found: r.found,
-                decision: (&r.decision).into(),
+            .map(|r| {
+                let d = DecisionGql::from(&r.decision);
+                ConsentCheckResult {
+                    contact_id: r.contact_id.map(|c| ID(c.to_string())),
+                    email: r.email,
+                    found: r.found,
+                    allowed: d.allowed,
+                    status: d.status,
+                    since: d.since,
+                    legal_basis: d.legal_basis,
+                    opt_in_level: d.opt_in_level,
+                    expires_at: d.expires_at,
+                }
             })
             .collect())
     }

@@ -1,6 +1,10 @@
 //! Query strings: endpoints that declare parameters refuse unknown ones through their
 //! typed extractors; every other `/v1` endpoint takes none, and refuses any, so a
-//! misplaced filter is an error instead of being silently ignored.
+//! misplaced filter is an error instead of being silently ignored. Which `GET` routes
+//! take parameters is read from the OpenAPI document, so the two cannot disagree.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use actix_web::Error;
 use actix_web::body::{BoxBody, MessageBody};
@@ -11,17 +15,28 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::error::ApiError;
 
-/// `GET` routes that take query parameters.
-const WITH_PARAMETERS: [&str; 5] = [
-    "/v1/contacts",
-    "/v1/companies",
-    "/v1/companies/{id}/contacts",
-    "/v1/contacts/{id}/lifecycle",
-    "/v1/attribute-definitions",
-];
+/// `GET` routes whose documented parameters include query parameters.
+fn with_parameters() -> &'static HashSet<String> {
+    use utoipa::openapi::path::ParameterIn;
+    static ROUTES: OnceLock<HashSet<String>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        crate::openapi::document()
+            .paths
+            .paths
+            .iter()
+            .filter(|(_, item)| {
+                item.get
+                    .as_ref()
+                    .and_then(|op| op.parameters.as_ref())
+                    .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query)))
+            })
+            .map(|(path, _)| path.clone())
+            .collect()
+    })
+}
 
 fn takes_parameters(method: &Method, pattern: Option<&str>) -> bool {
-    method == Method::GET && pattern.is_some_and(|p| WITH_PARAMETERS.contains(&p))
+    method == Method::GET && pattern.is_some_and(|p| with_parameters().contains(p))
 }
 
 /// Middleware: refuses a query string on `/v1` endpoints that take no parameters.
@@ -38,4 +53,23 @@ pub async fn middleware(
         return Ok(req.into_response(res));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_with_documented_query_parameters_take_them_and_others_do_not() {
+        for p in [
+            "/v1/contacts",
+            "/v1/contacts/{id}",
+            "/v1/consent-purposes",
+            "/v1/contacts/{id}/consents/history",
+        ] {
+            assert!(takes_parameters(&Method::GET, Some(p)), "{p}");
+        }
+        assert!(!takes_parameters(&Method::GET, Some("/v1/contacts/{id}/consents")));
+        assert!(!takes_parameters(&Method::POST, Some("/v1/contacts")));
+    }
 }
