@@ -872,7 +872,42 @@ async fn graphql_records_confirms_and_reads_consents(s: Server) {
     assert_eq!(recorded, 2, "the refused mutations recorded nothing");
 }
 
+async fn a_grant_sent_inline_waits_and_its_confirmation_can_be_reissued(s: Server) {
+    let api = Api::admin(&s).await;
+    let body = json!({"email": "ida@example.com", "consents": [rec("email_marketing", "granted", &json!({"opt_in_level": "single"}))]});
+    let r = api
+        .send(Method::PUT, "/v1/contacts/by-email/ida@example.com", Some(body))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.verdict(&id, "email_marketing").await, "false/pending_confirmation");
+
+    let path = format!("/v1/contacts/{id}/consent/email_marketing/confirmation");
+    let first = api.post(&path, json!({})).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let second = api.post(&path, json!({})).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    assert_ne!(first.body["token"], second.body["token"]);
+    assert!(first.body["token"].as_str().unwrap().starts_with("rct_"));
+    // Either token confirms the one pending grant; the other is then superseded.
+    let done = api.confirm(&second.body["token"]).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(api.verdict(&id, "email_marketing").await, "true/granted");
+    api.confirm(&first.body["token"])
+        .await
+        .problem(409, "confirmation_superseded");
+    // Nothing is pending any more.
+    api.post(&path, json!({})).await.problem(404, "not_found");
+    api.post(
+        &format!("/v1/contacts/{NOWHERE}/consent/email_marketing/confirmation"),
+        json!({}),
+    )
+    .await
+    .problem(404, "not_found");
+}
+
 on_both!(
+    a_grant_sent_inline_waits_and_its_confirmation_can_be_reissued,
     a_new_workspace_starts_with_the_six_default_purposes,
     purposes_are_created_archived_restored_and_deleted,
     a_purpose_in_use_is_archived_rather_than_deleted,

@@ -57,6 +57,7 @@ impl Modify for BearerAuth {
         rest::consent::decision,
         rest::consent::check,
         rest::consent::confirm,
+        rest::consent::reissue,
         rest::privacy::export,
         rest::privacy::erase,
         rest::companies::create,

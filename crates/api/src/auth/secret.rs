@@ -21,7 +21,15 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
 /// # Errors
 /// When the OS has no randomness.
 pub fn generate() -> Result<String, getrandom::Error> {
-    Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
+    generate_with(PREFIX)
+}
+
+/// A new 256-bit random token with a recognisable prefix (`rsk_` client secrets,
+/// `rct_` double opt-in confirmation tokens).
+/// # Errors
+/// When the OS has no randomness.
+pub fn generate_with(prefix: &str) -> Result<String, getrandom::Error> {
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
 }
 
 /// Lowercase hex SHA-256 of `data`.

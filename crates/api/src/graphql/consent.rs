@@ -598,6 +598,22 @@ impl ConsentMutation {
         Ok(r.into())
     }
 
+    /// A new double opt-in token for a grant still waiting for confirmation.
+    async fn reissue_consent_confirmation(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        purpose: String,
+        contact_point: Option<String>,
+    ) -> async_graphql::Result<ConfirmationGql> {
+        let (app, who) = state(ctx)?;
+        let id = super::contacts::contact_id(&contact_id).gql()?;
+        let c = service::consent::reissue(app, who, id, &purpose, contact_point.as_deref())
+            .await
+            .gql()?;
+        Ok(c.into())
+    }
+
     /// Erases a person's data (needs `privacy:erase`); idempotent.
     async fn erase_contact(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<ErasureGql> {
         let (app, who) = state(ctx)?;

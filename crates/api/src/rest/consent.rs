@@ -13,9 +13,9 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::PageInfo;
 use crate::dto::consent::{
-    CheckRequest, CheckResponse, CheckResultDto, ConfirmRequest, ConsentEventDto, ConsentEventList, ConsentRecordDto,
-    ConsentRecorded, ConsentStateDto, ConsentStateList, DecisionDto, NewPurposeDto, PurposeDto, PurposeList,
-    PurposePatchDto,
+    CheckRequest, CheckResponse, CheckResultDto, ConfirmRequest, ConfirmationDto, ConsentEventDto, ConsentEventList,
+    ConsentRecordDto, ConsentRecorded, ConsentStateDto, ConsentStateList, DecisionDto, NewPurposeDto, PurposeDto,
+    PurposeList, PurposePatchDto,
 };
 use crate::error::ApiError;
 use crate::http::etag;
@@ -274,6 +274,31 @@ pub async fn check(app: web::Data<App>, who: Caller, body: Json<CheckRequest>) -
             })
             .collect(),
     }))
+}
+
+/// Issues a new double opt-in token for a grant still waiting for confirmation (the
+/// person lost the email, or the grant came inline with a contact upsert, which answers
+/// no token). Earlier tokens stay valid until they expire.
+#[utoipa::path(post, path = "/v1/contacts/{id}/consent/{purpose}/confirmation", tag = "consent",
+    params(("id" = Uuid, Path), ("purpose" = String, Path), DecisionQuery),
+    responses((status = 201, body = ConfirmationDto), WriteErrors), security(("bearer" = ["consent:write"])))]
+#[post("/v1/contacts/{id}/consent/{purpose}/confirmation")]
+pub async fn reissue(
+    app: web::Data<App>,
+    who: Caller,
+    path: web::Path<(Uuid, String)>,
+    query: web::Query<DecisionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, purpose) = path.into_inner();
+    let c = service::consent::reissue(
+        &app,
+        &who,
+        ContactId::from_uuid(id),
+        &purpose,
+        query.contact_point.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(c))
 }
 
 /// Confirms a pending double opt-in grant with the token the person received; records

@@ -101,6 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(consent::decision)
         .service(consent::check)
         .service(consent::confirm)
+        .service(consent::reissue)
         .service(consent::list_purposes)
         .service(consent::get_purpose)
         .service(consent::create_purpose)

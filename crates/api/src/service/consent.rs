@@ -197,24 +197,17 @@ pub(crate) async fn record_for(
 async fn write_event(tx: &Tx, app: &App, who: &Caller, event: ConsentEvent) -> Result<Recorded, ApiError> {
     let effective = store::record(tx, who.workspace(), &event).await?;
     let confirmation = if event.status == Status::PendingConfirmation {
-        let token = secret::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
-        let expires_at = event.recorded_at + Duration::seconds(app.settings.consent_confirmation_seconds);
-        let c = Confirmation {
-            token_hash: secret::hash(&token),
-            contact_id: event.contact_id,
-            purpose: event.purpose.clone(),
-            contact_point: event.contact_point.clone(),
-            event_id: event.id,
-            created_at: event.recorded_at,
-            expires_at,
-            used_at: None,
-        };
-        store::insert_confirmation(tx, who.workspace(), &c).await?;
-        Some(ConfirmationDto {
-            purpose: event.purpose.clone(),
-            token,
-            expires_at,
-        })
+        Some(
+            issue(
+                tx,
+                app,
+                who,
+                &ConsentState::from(&event),
+                event.contact_id,
+                event.recorded_at,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -236,6 +229,68 @@ async fn write_event(tx: &Tx, app: &App, who: &Caller, event: ConsentEvent) -> R
         effective,
         confirmation,
     })
+}
+
+/// Issues a confirmation token for a pending grant (its deciding state).
+async fn issue(
+    tx: &Tx,
+    app: &App,
+    who: &Caller,
+    pending: &ConsentState,
+    contact: ContactId,
+    now: DateTime<Utc>,
+) -> Result<ConfirmationDto, ApiError> {
+    let token = secret::generate_with("rct_").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let expires_at = now + Duration::seconds(app.settings.consent_confirmation_seconds);
+    let c = Confirmation {
+        token_hash: secret::hash(&token),
+        contact_id: contact,
+        purpose: pending.purpose.clone(),
+        contact_point: pending.contact_point.clone(),
+        event_id: pending.event_id,
+        created_at: now,
+        expires_at,
+        used_at: None,
+    };
+    store::insert_confirmation(tx, who.workspace(), &c).await?;
+    Ok(ConfirmationDto {
+        purpose: pending.purpose.clone(),
+        token,
+        expires_at,
+    })
+}
+
+/// A new confirmation token for a grant still waiting for double opt-in ("resend the
+/// confirmation email"); earlier tokens for it stay valid until they expire.
+/// # Errors
+/// 403 without `consent:write`; 404 for the contact or when nothing of the purpose (at
+/// that contact point) waits for confirmation; 410 `contact_erased`; 422 for a bad
+/// contact point.
+pub async fn reissue(
+    app: &App,
+    who: &Caller,
+    id: ContactId,
+    purpose: &str,
+    contact_point: Option<&str>,
+) -> Result<ConfirmationDto, ApiError> {
+    who.require(Scope::ConsentWrite)?;
+    let tx = app.db.begin().await?;
+    let contact = writable(&tx, who, id).await?;
+    let p = store::purpose(&tx, who.workspace(), purpose)
+        .await
+        .or_not_found("consent purpose")?;
+    let point = contact_point
+        .map(|raw| rapport_domain::consent::contact_point(raw, p.channel))
+        .transpose()?;
+    let pending = store::states(&tx, who.workspace(), &[contact.id], Some(purpose))
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .find(|s| s.contact_point == point && s.status == Status::PendingConfirmation)
+        .ok_or(ApiError::NotFound("pending confirmation"))?;
+    let c = issue(&tx, app, who, &pending, contact.id, rapport_store::now()).await?;
+    super::commit(tx).await?;
+    Ok(c)
 }
 
 /// A contact that may take new records.
