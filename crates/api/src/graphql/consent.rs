@@ -385,10 +385,10 @@ pub struct PurposePatchGql {
 
 // ---- contact fields (called from the Contact object) ----
 
-/// `Contact.consents`.
+/// `Contact.consents`, from the request's loader (a page prefetches all its contacts').
 pub(crate) async fn contact_states(ctx: &Context<'_>, c: &Contact) -> async_graphql::Result<Vec<StateGql>> {
-    let (app, who) = state(ctx)?;
-    let states = service::consent::states(app, who, c.id).await.gql()?;
+    let loader = ctx.data::<super::loaders::ConsentStates>()?;
+    let states = loader.load_one(c.id).await?.unwrap_or_default();
     let now = rapport_store::now();
     Ok(states.iter().map(|s| StateGql::new(s, now)).collect())
 }

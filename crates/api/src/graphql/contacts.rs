@@ -301,7 +301,7 @@ pub(crate) async fn contact_connection(
     let page = service::contacts::list(app, who, &filter, order, after.as_ref(), limit)
         .await
         .gql()?;
-    prefetch_companies(ctx, &page.items).await?;
+    prefetch_relations(ctx, &page.items).await?;
     let mut conn = Connection::new(after.is_some(), page.has_more);
     for c in page.items {
         let cur = cursor::encode("contacts", order, Some(c.updated_at), c.id.uuid());
@@ -310,15 +310,21 @@ pub(crate) async fn contact_connection(
     Ok(conn)
 }
 
-/// Loads the companies of a whole page in one statement when the query asks for them;
-/// each node's `company` then comes from the loader's cache.
-async fn prefetch_companies(ctx: &Context<'_>, contacts: &[Contact]) -> async_graphql::Result<()> {
+/// Loads the companies, and the consent states, of a whole page in one statement each
+/// when the query asks for them; each node then reads them from the loaders' caches.
+async fn prefetch_relations(ctx: &Context<'_>, contacts: &[Contact]) -> async_graphql::Result<()> {
     let look = ctx.look_ahead();
     let wanted =
         look.field("edges").field("node").field("company").exists() || look.field("nodes").field("company").exists();
     let ids: Vec<CompanyId> = contacts.iter().filter_map(|c| c.company_id).collect();
     if wanted && !ids.is_empty() {
         ctx.data::<Companies>()?.load_many(ids).await?;
+    }
+    let consents =
+        look.field("edges").field("node").field("consents").exists() || look.field("nodes").field("consents").exists();
+    if consents && !contacts.is_empty() {
+        let loader = ctx.data::<super::loaders::ConsentStates>()?;
+        loader.load_many(contacts.iter().map(|c| c.id)).await?;
     }
     Ok(())
 }

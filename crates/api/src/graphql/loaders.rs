@@ -1,12 +1,14 @@
-//! Batched loading: a page of contacts resolves all its companies in one query.
+//! Batched loading: a page of contacts resolves all its companies, and all its consent
+//! states, in one query each.
 
 use std::collections::HashMap;
 
 use actix_web::web;
 use async_graphql::ErrorExtensions;
 use async_graphql::dataloader::Loader;
-use rapport_domain::CompanyId;
 use rapport_domain::company::Company;
+use rapport_domain::consent::ConsentState;
+use rapport_domain::{CompanyId, ContactId};
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -30,5 +32,30 @@ impl Loader<CompanyId> for CompanyLoader {
             .await
             .map_err(|e| e.extend())?;
         Ok(companies.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+/// The per-request loader of contacts' consent states.
+pub type ConsentStates = async_graphql::dataloader::DataLoader<ConsentLoader, async_graphql::dataloader::HashMapCache>;
+
+/// Loads the effective consent states of contacts of the caller's workspace.
+pub struct ConsentLoader {
+    pub app: web::Data<App>,
+    pub who: Caller,
+}
+
+impl Loader<ContactId> for ConsentLoader {
+    type Value = Vec<ConsentState>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ContactId]) -> Result<HashMap<ContactId, Vec<ConsentState>>, Self::Error> {
+        let mut states = crate::service::consent::states_of(&self.app, &self.who, keys)
+            .await
+            .map_err(|e| e.extend())?;
+        // Contacts without records answer an empty list rather than "not loaded".
+        for k in keys {
+            states.entry(*k).or_default();
+        }
+        Ok(states)
     }
 }

@@ -134,9 +134,18 @@ pub async fn post(
     // Pages prefetch their companies in one statement; a single contact's company need
     // not wait the default millisecond for others to join its batch.
     .delay(std::time::Duration::ZERO);
+    let consents: loaders::ConsentStates = DataLoader::with_cache(
+        loaders::ConsentLoader {
+            app: app.clone(),
+            who: who.clone(),
+        },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+    .delay(std::time::Duration::ZERO);
     let mut request = body.into_inner().into_request()?;
     parsed.prepare(&mut request);
-    let request = request.data(app.clone()).data(who).data(loader);
+    let request = request.data(app.clone()).data(who).data(loader).data(consents);
     let response = schema.execute(request).await;
     Ok(HttpResponse::Ok().json(response))
 }
