@@ -294,37 +294,29 @@ pub struct ConsentStateList {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct DecisionDto {
     pub purpose: String,
-    pub allowed: bool,
-    /// `granted`, `denied`, `withdrawn`, `pending_confirmation`, `expired` or `none`.
-    pub status: String,
-    pub since: Option<DateTime<Utc>>,
-    pub legal_basis: Option<String>,
-    pub opt_in_level: Option<String>,
     /// The contact point of the deciding record, when it was specific to one.
     pub contact_point: Option<String>,
-    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub answer: ConsentSummary,
 }
 
 impl From<&Decision> for DecisionDto {
     fn from(d: &Decision) -> Self {
         Self {
             purpose: d.purpose.clone(),
-            allowed: d.allowed,
-            status: d.status.as_str().to_owned(),
-            since: d.since,
-            legal_basis: d.legal_basis.map(|b| b.as_str().to_owned()),
-            opt_in_level: d.opt_in_level.map(|l| l.as_str().to_owned()),
             contact_point: d.contact_point.clone(),
-            expires_at: d.expires_at,
+            answer: d.into(),
         }
     }
 }
 
-/// A purpose's answer inside a contact representation (`?include=consents`).
+/// The answer for one purpose.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ConsentSummary {
     pub allowed: bool,
+    /// `granted`, `denied`, `withdrawn`, `pending_confirmation`, `expired` or `none`.
     pub status: String,
+    /// When the deciding record was captured.
     pub since: Option<DateTime<Utc>>,
     pub legal_basis: Option<String>,
     pub opt_in_level: Option<String>,
@@ -333,14 +325,13 @@ pub struct ConsentSummary {
 
 impl From<&Decision> for ConsentSummary {
     fn from(d: &Decision) -> Self {
-        let full = DecisionDto::from(d);
         Self {
-            allowed: full.allowed,
-            status: full.status,
-            since: full.since,
-            legal_basis: full.legal_basis,
-            opt_in_level: full.opt_in_level,
-            expires_at: full.expires_at,
+            allowed: d.allowed,
+            status: d.status.as_str().to_owned(),
+            since: d.since,
+            legal_basis: d.legal_basis.map(|b| b.as_str().to_owned()),
+            opt_in_level: d.opt_in_level.map(|l| l.as_str().to_owned()),
+            expires_at: d.expires_at,
         }
     }
 }
@@ -382,12 +373,8 @@ pub struct CheckResultDto {
     pub email: Option<String>,
     /// Whether the contact exists in the workspace.
     pub found: bool,
-    pub allowed: bool,
-    pub status: String,
-    pub since: Option<DateTime<Utc>>,
-    pub legal_basis: Option<String>,
-    pub opt_in_level: Option<String>,
-    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub answer: ConsentSummary,
 }
 
 /// Bulk check answers, in request order.

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use rapport_domain::consent::{self as domain, ConsentEvent, ConsentState, Decision, Purpose, RecordInput};
 use rapport_domain::contact::Contact;
 use rapport_domain::privacy::Erasure;
-use rapport_store::page::Order;
 
 use super::contacts::{Actor, contact_id, page_size};
 use super::{Gql, found, patch, state, uuid};
@@ -417,17 +416,13 @@ pub(crate) async fn contact_history(
 ) -> async_graphql::Result<Connection<String, EventGql, EmptyFields, EmptyFields>> {
     let (app, who) = state(ctx)?;
     let limit = page_size(first).gql()?;
-    let after = after
-        .as_deref()
-        .map(|cur| cursor::decode(cur, "consent", Order::default()).map(|a| a.id))
-        .transpose()
-        .gql()?;
+    let after = cursor::decode_id(after.as_deref(), "consent").gql()?;
     let page = service::consent::history(app, who, c.id, purpose.as_deref(), after, limit)
         .await
         .gql()?;
     let mut conn = Connection::new(after.is_some(), page.has_more);
     for e in &page.items {
-        let cur = cursor::encode("consent", Order::default(), None, e.id.uuid());
+        let cur = cursor::encode_id("consent", e.id.uuid());
         conn.edges.push(Edge::new(cur, EventGql::from(e)));
     }
     Ok(conn)

@@ -194,17 +194,13 @@ impl ContactNode {
     ) -> async_graphql::Result<Connection<String, TransitionNode, EmptyFields, EmptyFields>> {
         let (app, who) = state(ctx)?;
         let limit = page_size(first).gql()?;
-        let after = after
-            .as_deref()
-            .map(|c| cursor::decode(c, "lifecycle", Order::default()).map(|a| a.id))
-            .transpose()
-            .gql()?;
+        let after = cursor::decode_id(after.as_deref(), "lifecycle").gql()?;
         let page = service::lifecycle::history(app, who, self.0.id, after, limit)
             .await
             .gql()?;
         let mut conn = Connection::new(after.is_some(), page.has_more);
         for t in page.items {
-            let c = cursor::encode("lifecycle", Order::default(), None, t.id.uuid());
+            let c = cursor::encode_id("lifecycle", t.id.uuid());
             conn.edges.push(Edge::new(c, TransitionNode(t)));
         }
         Ok(conn)

@@ -67,6 +67,20 @@ pub fn decode(cursor: &str, list: &str, order: Order) -> Result<After, ApiError>
     Ok(After { at: raw.t, id: raw.i })
 }
 
+/// The id after which a list in id order (a history) continues.
+/// # Errors
+/// 400 `invalid_cursor` for a cursor of another list.
+pub fn decode_id(after: Option<&str>, list: &str) -> Result<Option<Uuid>, ApiError> {
+    after
+        .map(|c| decode(c, list, Order::default()).map(|a| a.id))
+        .transpose()
+}
+
+/// The cursor after `id` in a list in id order.
+pub fn encode_id(list: &str, id: Uuid) -> String {
+    encode(list, Order::default(), None, id)
+}
+
 /// Parses a `sort` parameter: `created_at`, `-created_at`, `updated_at`, `-updated_at`.
 /// # Errors
 /// 400 `invalid_query` for anything else.

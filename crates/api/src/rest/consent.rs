@@ -174,12 +174,7 @@ pub async fn history(
     id: web::Path<Uuid>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let order = rapport_store::page::Order::default();
-    let after = query
-        .after
-        .as_deref()
-        .map(|c| crate::http::cursor::decode(c, "consent", order).map(|a| a.id))
-        .transpose()?;
+    let after = crate::http::cursor::decode_id(query.after.as_deref(), "consent")?;
     let limit = service::page_size(query.limit)?;
     let page = service::consent::history(
         &app,
@@ -190,19 +185,9 @@ pub async fn history(
         limit,
     )
     .await?;
-    let next_cursor = if page.has_more {
-        page.items
-            .last()
-            .map(|e| crate::http::cursor::encode("consent", order, None, e.id.uuid()))
-    } else {
-        None
-    };
     Ok(HttpResponse::Ok().json(ConsentEventList {
         data: page.items.iter().map(ConsentEventDto::from).collect(),
-        page: PageInfo {
-            next_cursor,
-            has_more: page.has_more,
-        },
+        page: super::id_page_info(&page, "consent", |e| e.id.uuid()),
     }))
 }
 
@@ -258,19 +243,11 @@ pub async fn check(app: web::Data<App>, who: Caller, body: Json<CheckRequest>) -
         purpose: b.purpose,
         results: results
             .into_iter()
-            .map(|r| {
-                let d = DecisionDto::from(&r.decision);
-                CheckResultDto {
-                    contact_id: r.contact_id.map(ContactId::uuid),
-                    email: r.email,
-                    found: r.found,
-                    allowed: d.allowed,
-                    status: d.status,
-                    since: d.since,
-                    legal_basis: d.legal_basis,
-                    opt_in_level: d.opt_in_level,
-                    expires_at: d.expires_at,
-                }
+            .map(|r| CheckResultDto {
+                contact_id: r.contact_id.map(ContactId::uuid),
+                email: r.email,
+                found: r.found,
+                answer: (&r.decision).into(),
             })
             .collect(),
     }))

@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::{ReadErrors, WriteErrors, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
-use crate::dto::PageInfo;
 use crate::dto::contacts::{ChangeStage, ContactDto, TransitionDto, TransitionList};
 use crate::error::ApiError;
 use crate::http::etag;
@@ -68,25 +67,11 @@ pub async fn history(
     id: web::Path<Uuid>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let after = query
-        .after
-        .as_deref()
-        .map(|c| crate::http::cursor::decode(c, "lifecycle", rapport_store::page::Order::default()).map(|a| a.id))
-        .transpose()?;
+    let after = crate::http::cursor::decode_id(query.after.as_deref(), "lifecycle")?;
     let limit = service::page_size(query.limit)?;
     let page = service::lifecycle::history(&app, &who, ContactId::from_uuid(*id), after, limit).await?;
-    let next_cursor = if page.has_more {
-        page.items
-            .last()
-            .map(|t| crate::http::cursor::encode("lifecycle", rapport_store::page::Order::default(), None, t.id.uuid()))
-    } else {
-        None
-    };
     Ok(HttpResponse::Ok().json(TransitionList {
         data: page.items.iter().map(TransitionDto::from).collect(),
-        page: PageInfo {
-            next_cursor,
-            has_more: page.has_more,
-        },
+        page: super::id_page_info(&page, "lifecycle", |t| t.id.uuid()),
     }))
 }

@@ -157,6 +157,17 @@ pub fn page_info<T>(page: &Page<T>, list: &str, order: Order, key: impl Fn(&T) -
     }
 }
 
+/// The `page` part of a list in id order.
+pub fn id_page_info<T>(page: &Page<T>, list: &str, id: impl Fn(&T) -> Uuid) -> PageInfo {
+    PageInfo {
+        next_cursor: page
+            .has_more
+            .then(|| page.items.last().map(|last| cursor::encode_id(list, id(last))))
+            .flatten(),
+        has_more: page.has_more,
+    }
+}
+
 /// Answers unparseable ids in paths as 404: such a record cannot exist.
 #[allow(clippy::needless_pass_by_value)] // actix's error-handler signature
 pub fn path_error(_: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
