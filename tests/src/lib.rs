@@ -567,6 +567,203 @@ impl Reply {
     }
 }
 
+/// A well-formed record id that no record has.
+pub const NOWHERE: &str = "0190a000-0000-7000-8000-000000000000";
+
+/// One caller: a server and a bearer token for it.
+pub struct Api<'a>(
+    /// The server called.
+    pub &'a Server,
+    /// The bearer token sent with every request.
+    pub String,
+);
+
+impl<'a> Api<'a> {
+    /// A caller with the bootstrap admin client's token.
+    pub async fn admin(s: &'a Server) -> Self {
+        Self(s, s.admin_token().await)
+    }
+
+    /// A caller with a token of exactly these scopes in the first workspace.
+    pub async fn with(s: &'a Server, scopes: &str) -> Self {
+        Self(s, s.token_with(scopes).await)
+    }
+
+    /// Sends a request, with a JSON body when given.
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.0.call(method, path, &self.1, body).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    /// `PATCH path` with a plain JSON body (`application/json`).
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+}
+
+/// What the consent suites share: the calls they make and the short text forms their
+/// assertions compare.
+pub mod consent {
+    use reqwest::Method;
+    use serde_json::{Value, json};
+
+    use crate::{Api, Reply, id_of};
+
+    /// The consent purposes collection.
+    pub const PURPOSES: &str = "/v1/consent-purposes";
+
+    /// The consent calls of a caller.
+    // Test bodies await these directly; no caller needs the futures to be `Send`.
+    #[allow(async_fn_in_trait)]
+    pub trait ConsentCalls {
+        /// Asserts that `GET path` is a 404.
+        async fn missing(&self, path: &str);
+        /// Creates a contact with this email; returns its id.
+        async fn contact(&self, email: &str) -> String;
+        /// `POST /v1/contacts/{id}/consents`.
+        async fn record(&self, id: &str, body: Value) -> Reply;
+        /// A record that must succeed; returns `{event, effective, confirmation}`.
+        async fn recorded(&self, id: &str, body: Value) -> Value;
+        /// The `data` of a list that must succeed.
+        async fn data(&self, path: &str) -> Vec<Value>;
+        /// A contact's effective consent states.
+        async fn states(&self, id: &str) -> Vec<Value>;
+        /// A contact's consent events, in arrival order.
+        async fn history(&self, id: &str) -> Vec<Value>;
+        /// `GET /v1/contacts/{id}/consent/{purpose}`, for a contact point when given.
+        async fn ask(&self, id: &str, purpose: &str, contact_point: Option<&str>) -> Reply;
+        /// The decision for a purpose, which must be answered.
+        async fn decision(&self, id: &str, purpose: &str, contact_point: Option<&str>) -> Value;
+        /// The decision for a purpose as "allowed/status".
+        async fn verdict(&self, id: &str, purpose: &str) -> String;
+        /// `POST /v1/consent/confirm` with this token.
+        async fn confirm(&self, token: &Value) -> Reply;
+        /// Records a pending double opt-in grant; returns its confirmation token.
+        async fn pending(&self, id: &str) -> Value;
+    }
+
+    impl ConsentCalls for Api<'_> {
+        async fn missing(&self, path: &str) {
+            self.get(path).await.problem(404, "not_found");
+        }
+
+        async fn contact(&self, email: &str) -> String {
+            let r = self.post("/v1/contacts", json!({ "email": email })).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            id_of(&r.body)
+        }
+
+        async fn record(&self, id: &str, body: Value) -> Reply {
+            self.post(&format!("/v1/contacts/{id}/consents"), body).await
+        }
+
+        async fn recorded(&self, id: &str, body: Value) -> Value {
+            let r = self.record(id, body).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body
+        }
+
+        async fn data(&self, path: &str) -> Vec<Value> {
+            let r = self.get(path).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            r.body["data"].as_array().expect("a data array").clone()
+        }
+
+        async fn states(&self, id: &str) -> Vec<Value> {
+            self.data(&format!("/v1/contacts/{id}/consents")).await
+        }
+
+        async fn history(&self, id: &str) -> Vec<Value> {
+            self.data(&format!("/v1/contacts/{id}/consents/history")).await
+        }
+
+        async fn ask(&self, id: &str, purpose: &str, contact_point: Option<&str>) -> Reply {
+            let path = format!("/v1/contacts/{id}/consent/{purpose}");
+            let mut r = self.0.req(Method::GET, &path, &self.1);
+            if let Some(cp) = contact_point {
+                r = r.query(&[("contact_point", cp)]);
+            }
+            Reply::from(r.send().await.expect("request")).await
+        }
+
+        async fn decision(&self, id: &str, purpose: &str, contact_point: Option<&str>) -> Value {
+            let r = self.ask(id, purpose, contact_point).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body
+        }
+
+        async fn verdict(&self, id: &str, purpose: &str) -> String {
+            verdict(&self.decision(id, purpose, None).await)
+        }
+
+        async fn confirm(&self, token: &Value) -> Reply {
+            self.post("/v1/consent/confirm", json!({ "token": token })).await
+        }
+
+        async fn pending(&self, id: &str) -> Value {
+            let single = rec("email_marketing", "granted", &json!({"opt_in_level": "single"}));
+            self.recorded(id, single).await["confirmation"]["token"].clone()
+        }
+    }
+
+    /// A consent record: the required fields and `extra` ones (a `null` removes one).
+    pub fn rec(purpose: &str, status: &str, extra: &Value) -> Value {
+        let mut body = json!({"purpose": purpose, "status": status, "source": "api"});
+        for (k, v) in extra.as_object().expect("extra fields as an object") {
+            if v.is_null() {
+                body.as_object_mut().expect("an object").remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        body
+    }
+
+    /// A consent record with the required fields only.
+    pub fn consent(purpose: &str, status: &str) -> Value {
+        rec(purpose, status, &json!({}))
+    }
+
+    /// A JSON value as short text: strings bare, `null` as "-".
+    pub fn text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Null => "-".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// "allowed/status" of a decision, state or check result.
+    pub fn verdict(v: &Value) -> String {
+        rows(std::slice::from_ref(v), "allowed status")
+    }
+
+    /// The fields `keys` of each item joined by "/", the items by spaces.
+    pub fn rows(items: &[Value], keys: &str) -> String {
+        let row = |i: &Value| keys.split(' ').map(|k| text(&i[k])).collect::<Vec<_>>().join("/");
+        items.iter().map(row).collect::<Vec<_>>().join(" ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

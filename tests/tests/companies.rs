@@ -6,43 +6,26 @@
 // intended test failure.
 #![allow(clippy::unwrap_used)]
 
-use rapport_tests::{Reply, Server, events_about, id_of, on_both, pick};
+use rapport_tests::{Api, NOWHERE, Reply, Server, events_about, id_of, on_both, pick};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// A well-formed id that no record has.
-const NOWHERE: &str = "0190a000-0000-7000-8000-000000000000";
-
-/// One caller: the server and a bearer token.
-struct Api<'a>(&'a Server, String);
-
-impl<'a> Api<'a> {
-    async fn admin(s: &'a Server) -> Self {
-        Self(s, s.admin_token().await)
-    }
-
-    async fn with(s: &'a Server, scopes: &str) -> Self {
-        Self(s, s.token_with(scopes).await)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.0.call(method, path, &self.1, body).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(Method::POST, path, Some(body)).await
-    }
-
-    async fn delete(&self, path: &str) -> Reply {
-        self.send(Method::DELETE, path, None).await
-    }
-
+/// The calls these tests make beyond plain requests.
+trait CompanyCalls {
     /// A PATCH sent as `application/merge-patch+json`, with `If-Match` when given.
-    async fn patch(&self, path: &str, body: &Value, if_match: Option<&str>) -> Reply {
+    async fn merge(&self, path: &str, body: &Value, if_match: Option<&str>) -> Reply;
+    /// Creates a company; returns its representation.
+    async fn company(&self, body: Value) -> Value;
+    /// Creates a contact; returns its id.
+    async fn contact(&self, body: Value) -> String;
+    /// The ids of the companies whose name contains `q`.
+    async fn search(&self, q: &str) -> Vec<String>;
+    /// The ids listed at `path` (one page).
+    async fn ids(&self, path: &str) -> Vec<String>;
+}
+
+impl CompanyCalls for Api<'_> {
+    async fn merge(&self, path: &str, body: &Value, if_match: Option<&str>) -> Reply {
         let mut r = self.0.req(Method::PATCH, path, &self.1);
         if let Some(tag) = if_match {
             r = r.header("if-match", tag);
@@ -51,21 +34,18 @@ impl<'a> Api<'a> {
         Reply::from(r.body(body.to_string()).send().await.unwrap()).await
     }
 
-    /// Creates a company; returns its representation.
     async fn company(&self, body: Value) -> Value {
         let r = self.post("/v1/companies", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body
     }
 
-    /// Creates a contact; returns its id.
     async fn contact(&self, body: Value) -> String {
         let r = self.post("/v1/contacts", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         id_of(&r.body)
     }
 
-    /// The ids of the companies whose name contains `q`.
     async fn search(&self, q: &str) -> Vec<String> {
         let r = self.0.req(Method::GET, "/v1/companies", &self.1).query(&[("q", q)]);
         let r = Reply::from(r.send().await.unwrap()).await;
@@ -73,7 +53,6 @@ impl<'a> Api<'a> {
         r.body["data"].as_array().unwrap().iter().map(id_of).collect()
     }
 
-    /// The ids listed at `path` (one page).
     async fn ids(&self, path: &str) -> Vec<String> {
         let r = self.get(path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
@@ -137,7 +116,7 @@ async fn a_taken_domain_conflicts_and_names_the_company_holding_it(s: Server) {
     assert_eq!(r.body["existing_id"], acme.as_str());
     let beta = id_of(&api.company(json!({"name": "Beta", "domain": "beta.example"})).await);
     let r = api
-        .patch(&company(&beta), &json!({"domain": "www.acme.example"}), None)
+        .merge(&company(&beta), &json!({"domain": "www.acme.example"}), None)
         .await;
     r.problem(409, "conflict");
     assert_eq!(r.body["existing_id"], acme.as_str());
@@ -153,7 +132,7 @@ async fn a_company_patch_merges_fields_and_honours_preconditions(s: Server) {
     );
     let path = company(&id);
     let r = api
-        .patch(&path, &json!({"industry": "Retail", "size": null}), Some("\"1\""))
+        .merge(&path, &json!({"industry": "Retail", "size": null}), Some("\"1\""))
         .await;
     assert_eq!(
         (r.status.as_u16(), r.header("etag")),
@@ -163,14 +142,14 @@ async fn a_company_patch_merges_fields_and_honours_preconditions(s: Server) {
     );
     let expected = json!({"name": "Acme", "domain": "acme.example", "industry": "Retail", "size": null, "version": 2});
     assert_eq!(pick(&r.body, &expected), expected);
-    let stale = api.patch(&path, &json!({"name": "Acme Corp"}), Some("\"1\"")).await;
+    let stale = api.merge(&path, &json!({"name": "Acme Corp"}), Some("\"1\"")).await;
     stale.problem(412, "precondition_failed");
     assert_eq!(stale.body["current_version"], 2);
-    let nameless = api.patch(&path, &json!({"name": null}), None).await;
+    let nameless = api.merge(&path, &json!({"name": null}), None).await;
     nameless.problem(422, "validation_failed");
     assert_eq!(nameless.pointers(), ["/name"]);
     let same = api
-        .patch(&path, &json!({"name": "Acme", "industry": "Retail"}), None)
+        .merge(&path, &json!({"name": "Acme", "industry": "Retail"}), None)
         .await;
     assert_eq!((same.status.as_u16(), &same.body["version"]), (200, &json!(2)));
     let conditional = api.0.req(Method::GET, &path, &api.1).header("if-none-match", "\"2\"");
@@ -241,7 +220,7 @@ async fn a_company_lists_only_its_own_contacts(s: Server) {
         .contact(json!({"email": "bob@example.com", "company_id": beta}))
         .await;
     let cy = api.contact(json!({"email": "cy@example.com"})).await;
-    let linked = api.patch(&contact(&cy), &json!({"company_id": acme}), None).await;
+    let linked = api.merge(&contact(&cy), &json!({"company_id": acme}), None).await;
     assert_eq!(linked.body["company_id"], acme.as_str());
     let contacts_of = |id: &str, query: &str| format!("/v1/companies/{id}/contacts{query}");
     assert_eq!(api.ids(&contacts_of(&acme, "")).await, [ada.clone(), cy.clone()]);
@@ -266,7 +245,7 @@ async fn a_contact_cannot_be_linked_to_a_company_that_does_not_exist(s: Server) 
     let elsewhere = Api(&s, other_token).company(json!({"name": "Elsewhere"})).await;
     let ada = api.contact(json!({"email": "ada@example.com"})).await;
     let r = api
-        .patch(&contact(&ada), &json!({"company_id": id_of(&elsewhere)}), None)
+        .merge(&contact(&ada), &json!({"company_id": id_of(&elsewhere)}), None)
         .await;
     r.problem(422, "validation_failed");
     assert_eq!(r.pointers(), ["/company_id"]);
@@ -313,9 +292,9 @@ async fn company_events_record_creation_and_each_changed_field(s: Server) {
     assert_eq!(created.len(), 1);
     assert_eq!(created[0]["object"], api.get(&company(&id)).await.body);
     let change = json!({"name": "Acme Corp", "size": 12, "domain": "ACME.example"});
-    let r = api.patch(&company(&id), &change, None).await;
+    let r = api.merge(&company(&id), &change, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    api.patch(&company(&id), &json!({"name": "Acme Corp"}), None).await;
+    api.merge(&company(&id), &json!({"name": "Acme Corp"}), None).await;
     let updated = events_about(&s, "company.updated", &id).await;
     assert_eq!(updated.len(), 1, "an unchanged patch wrote an event");
     assert_eq!(updated[0]["changed_fields"], json!(["name", "size"]));
@@ -341,7 +320,7 @@ async fn company_endpoints_need_company_scopes(s: Server) {
         .post("/v1/companies", json!({"name": "Beta"}))
         .await
         .problem(403, "insufficient_scope");
-    let r = reader.patch(&path, &json!({"name": "Renamed"}), None).await;
+    let r = reader.merge(&path, &json!({"name": "Renamed"}), None).await;
     r.problem(403, "insufficient_scope");
     reader.delete(&path).await.problem(403, "insufficient_scope");
     // Deleting a company with contacts unlinks them, which needs contacts:write as well.

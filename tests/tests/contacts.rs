@@ -5,51 +5,32 @@
 // intended test failure.
 #![allow(clippy::unwrap_used)]
 
-use rapport_tests::{Backend, Reply, Server, TestDb, events_about, id_of, on_both, on_both_dbs, pick};
+use rapport_tests::{Api, Backend, NOWHERE, Reply, Server, TestDb, events_about, id_of, on_both, on_both_dbs, pick};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-/// A well-formed id that no record has.
-const NOWHERE: &str = "0190a000-0000-7000-8000-000000000000";
-
-/// One caller: the server and a bearer token.
-struct Api<'a>(&'a Server, String);
-
-impl<'a> Api<'a> {
-    async fn admin(s: &'a Server) -> Self {
-        Self(s, s.admin_token().await)
-    }
-
-    async fn with(s: &'a Server, scopes: &str) -> Self {
-        Self(s, s.token_with(scopes).await)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.0.call(method, path, &self.1, body).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(Method::POST, path, Some(body)).await
-    }
-
-    async fn put(&self, path: &str, body: Value) -> Reply {
-        self.send(Method::PUT, path, Some(body)).await
-    }
-
-    async fn patch(&self, path: &str, body: Value) -> Reply {
-        self.send(Method::PATCH, path, Some(body)).await
-    }
-
-    async fn delete(&self, path: &str) -> Reply {
-        self.send(Method::DELETE, path, None).await
-    }
-
+/// The calls these tests make beyond plain requests.
+trait ContactCalls {
     /// A PATCH sent as `application/merge-patch+json`, with `If-Match` when given.
+    async fn merge(&self, id: &str, body: &Value, if_match: Option<&str>) -> Reply;
+    /// A conditional GET of a contact.
+    async fn get_unless(&self, id: &str, etag: &str) -> Reply;
+    /// Creates a contact; returns its id.
+    async fn contact(&self, body: Value) -> String;
+    /// One page of `GET /v1/contacts` with this query string.
+    async fn list_page(&self, query: &str) -> Reply;
+    /// The ids of one page of `GET /v1/contacts`.
+    async fn list(&self, query: &str) -> Vec<String>;
+    /// The ids found by the search `q`.
+    async fn search(&self, q: &str) -> Vec<String>;
+    /// Walks every page in `sort` order, three at a time; returns the ids.
+    async fn walk(&self, sort: &str) -> Vec<String>;
+    /// Declares a contact attribute.
+    async fn define(&self, key: &str, kind: &str, options: &[&str]) -> Reply;
+}
+
+impl ContactCalls for Api<'_> {
     async fn merge(&self, id: &str, body: &Value, if_match: Option<&str>) -> Reply {
         let mut r = self.0.req(Method::PATCH, &path(id), &self.1);
         if let Some(tag) = if_match {
@@ -59,32 +40,27 @@ impl<'a> Api<'a> {
         Reply::from(r.body(body.to_string()).send().await.unwrap()).await
     }
 
-    /// A conditional GET of a contact.
     async fn get_unless(&self, id: &str, etag: &str) -> Reply {
         let r = self.0.req(Method::GET, &path(id), &self.1);
         Reply::from(r.header("if-none-match", etag).send().await.unwrap()).await
     }
 
-    /// Creates a contact; returns its id.
     async fn contact(&self, body: Value) -> String {
         let r = self.post("/v1/contacts", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         id_of(&r.body)
     }
 
-    /// One page of `GET /v1/contacts` with this query string.
     async fn list_page(&self, query: &str) -> Reply {
         self.get(&format!("/v1/contacts?{query}")).await
     }
 
-    /// The ids of one page of `GET /v1/contacts`.
     async fn list(&self, query: &str) -> Vec<String> {
         let r = self.list_page(query).await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["data"].as_array().unwrap().iter().map(id_of).collect()
     }
 
-    /// The ids found by the search `q`.
     async fn search(&self, q: &str) -> Vec<String> {
         let r = self.0.req(Method::GET, "/v1/contacts", &self.1).query(&[("q", q)]);
         let r = Reply::from(r.send().await.unwrap()).await;
@@ -92,7 +68,6 @@ impl<'a> Api<'a> {
         r.body["data"].as_array().unwrap().iter().map(id_of).collect()
     }
 
-    /// Walks every page in `sort` order, three at a time; returns the ids.
     async fn walk(&self, sort: &str) -> Vec<String> {
         let (mut seen, mut after) = (Vec::new(), String::new());
         for _ in 0..10 {
@@ -107,7 +82,6 @@ impl<'a> Api<'a> {
         panic!("pagination did not end");
     }
 
-    /// Declares a contact attribute.
     async fn define(&self, key: &str, kind: &str, options: &[&str]) -> Reply {
         let mut body = json!({"key": key, "label": key, "type": kind});
         if !options.is_empty() {

@@ -7,40 +7,30 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Utc};
-use rapport_tests::{Backend, Reply, Server, events_about, id_of, on_both, pick};
+use rapport_tests::{Api, Backend, NOWHERE, Reply, Server, events_about, id_of, on_both, pick};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-/// A well-formed id that no record has.
-const NOWHERE: &str = "0190a000-0000-7000-8000-000000000000";
 const REASON: &str = "Erasure request under GDPR Art. 17, ticket 4711";
 
-/// One caller: the server and a bearer token.
-struct Api<'a>(&'a Server, String);
-
-impl<'a> Api<'a> {
-    async fn admin(s: &'a Server) -> Self {
-        Self(s, s.admin_token().await)
-    }
-
-    async fn with(s: &'a Server, scopes: &str) -> Self {
-        Self(s, s.token_with(scopes).await)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.0.call(method, path, &self.1, body).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(Method::POST, path, Some(body)).await
-    }
-
+/// The calls these tests make beyond plain requests.
+trait ErasureCalls {
     /// A POST with an `Idempotency-Key`, which must succeed.
+    async fn post_once(&self, path: &str, key: &str, body: &Value) -> Value;
+    /// Creates a contact; returns its id.
+    async fn contact(&self, body: Value) -> String;
+    /// A read that must succeed.
+    async fn read(&self, path: &str) -> Value;
+    /// `POST /v1/contacts/{id}/consents`.
+    async fn record(&self, id: &str, body: Value) -> Reply;
+    /// `POST /v1/contacts/{id}/erasure` with this reason.
+    async fn erase(&self, id: &str, reason: &str) -> Reply;
+    /// An erasure that must succeed; returns the Erasure.
+    async fn erased(&self, id: &str) -> Value;
+}
+
+impl ErasureCalls for Api<'_> {
     async fn post_once(&self, path: &str, key: &str, body: &Value) -> Value {
         let r = self.0.req(Method::POST, path, &self.1).header("idempotency-key", key);
         let r = Reply::from(r.json(body).send().await.unwrap()).await;
@@ -48,14 +38,12 @@ impl<'a> Api<'a> {
         r.body
     }
 
-    /// Creates a contact; returns its id.
     async fn contact(&self, body: Value) -> String {
         let r = self.post("/v1/contacts", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         id_of(&r.body)
     }
 
-    /// A read that must succeed.
     async fn read(&self, path: &str) -> Value {
         let r = self.get(path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
@@ -71,7 +59,6 @@ impl<'a> Api<'a> {
             .await
     }
 
-    /// An erasure that must succeed; returns the Erasure.
     async fn erased(&self, id: &str) -> Value {
         let r = self.erase(id, REASON).await;
         assert_eq!(r.status, 200, "{}", r.body);

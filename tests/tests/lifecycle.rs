@@ -5,27 +5,35 @@
 // intended test failure.
 #![allow(clippy::unwrap_used)]
 
-use rapport_tests::{Reply, Server, events_about, on_both};
+use rapport_tests::{Api, Reply, Server, events_about, on_both};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// One caller: the server and a bearer token.
-struct Api<'a>(&'a Server, String);
-
-impl<'a> Api<'a> {
-    async fn admin(s: &'a Server) -> Self {
-        Self(s, s.admin_token().await)
-    }
-
-    async fn with(s: &'a Server, scopes: &str) -> Self {
-        Self(s, s.token_with(scopes).await)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.0.call(method, path, &self.1, body).await
-    }
-
+/// The calls these tests make beyond plain requests.
+trait LifecycleCalls {
     /// Creates a contact; returns its id.
+    async fn contact(&self, body: Value) -> String;
+    /// Creates the contact ada@example.com; returns its id.
+    async fn ada(&self) -> String;
+    /// A contact, which must be readable.
+    async fn read(&self, id: &str) -> Value;
+    /// `PATCH /v1/contacts/{id}` with this JSON body.
+    async fn patch_contact(&self, id: &str, body: Value) -> Reply;
+    /// `POST /v1/contacts/{id}/lifecycle` with this JSON body.
+    async fn post_move(&self, id: &str, body: Value) -> Reply;
+    /// A move to `stage`, with a reason when given.
+    async fn move_to(&self, id: &str, stage: &str, reason: Option<&str>) -> Reply;
+    /// A move without a reason that must succeed; returns the contact.
+    async fn moved(&self, id: &str, stage: &str) -> Value;
+    /// A move the rules refuse.
+    async fn refused(&self, id: &str, stage: &str, reason: Option<&str>);
+    /// One page of a contact's history, with this query string.
+    async fn history_page(&self, id: &str, query: &str) -> Reply;
+    /// A contact's whole history (it fits one default page).
+    async fn history(&self, id: &str) -> Vec<Value>;
+}
+
+impl LifecycleCalls for Api<'_> {
     async fn contact(&self, body: Value) -> String {
         let r = self.send(Method::POST, "/v1/contacts", Some(body)).await;
         assert_eq!(r.status, 201, "{}", r.body);
@@ -42,18 +50,16 @@ impl<'a> Api<'a> {
         r.body
     }
 
-    async fn patch(&self, id: &str, body: Value) -> Reply {
+    async fn patch_contact(&self, id: &str, body: Value) -> Reply {
         self.send(Method::PATCH, &format!("/v1/contacts/{id}"), Some(body))
             .await
     }
 
-    /// `POST /v1/contacts/{id}/lifecycle` with this JSON body.
     async fn post_move(&self, id: &str, body: Value) -> Reply {
         let path = format!("/v1/contacts/{id}/lifecycle");
         self.send(Method::POST, &path, Some(body)).await
     }
 
-    /// A move to `stage`, with a reason when given.
     async fn move_to(&self, id: &str, stage: &str, reason: Option<&str>) -> Reply {
         let mut body = json!({"stage": stage});
         if let Some(r) = reason {
@@ -62,7 +68,6 @@ impl<'a> Api<'a> {
         self.post_move(id, body).await
     }
 
-    /// A move without a reason that must succeed; returns the contact.
     async fn moved(&self, id: &str, stage: &str) -> Value {
         let r = self.move_to(id, stage, None).await;
         assert_eq!(r.status, 200, "{stage}: {}", r.body);
@@ -70,19 +75,16 @@ impl<'a> Api<'a> {
         r.body
     }
 
-    /// A move the rules refuse.
     async fn refused(&self, id: &str, stage: &str, reason: Option<&str>) {
         let r = self.move_to(id, stage, reason).await;
         r.problem(422, "stage_transition_not_allowed");
     }
 
-    /// One page of a contact's history, with this query string.
     async fn history_page(&self, id: &str, query: &str) -> Reply {
         let path = format!("/v1/contacts/{id}/lifecycle{query}");
         self.send(Method::GET, &path, None).await
     }
 
-    /// A contact's whole history (it fits one default page).
     async fn history(&self, id: &str) -> Vec<Value> {
         let r = self.history_page(id, "").await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -273,15 +275,15 @@ async fn the_history_lists_transitions_oldest_first_and_pages_through_them(s: Se
 async fn a_patch_moves_forward_but_never_backward(s: Server) {
     let api = Api::admin(&s).await;
     let id = api.ada().await;
-    let r = api.patch(&id, json!({"lifecycle_stage": "qualified"})).await;
+    let r = api.patch_contact(&id, json!({"lifecycle_stage": "qualified"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["lifecycle_stage"], "qualified");
     api.moved(&id, "customer").await;
     let r = api
-        .patch(&id, json!({"lifecycle_stage": "lead", "first_name": "Ada"}))
+        .patch_contact(&id, json!({"lifecycle_stage": "lead", "first_name": "Ada"}))
         .await;
     r.problem(422, "stage_transition_not_allowed");
-    let r = api.patch(&id, json!({"lifecycle_stage": null})).await;
+    let r = api.patch_contact(&id, json!({"lifecycle_stage": null})).await;
     r.problem(422, "validation_failed");
     assert_eq!(r.pointers(), ["/lifecycle_stage"]);
     let contact = api.read(&id).await;
