@@ -268,23 +268,10 @@ async fn serve(settings: Settings) -> Result<(), Failure> {
         }));
     }
     let app = App::build(settings, db).await?;
-    let db = app.db.clone();
-    let purge = tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            match rapport_store::idempotency::purge_expired(db.read(), rapport_store::now()).await {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "expired idempotency keys removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-            }
-        }
-    });
     let result = crate::serve(app, |addr| {
         tracing::info!(%addr, startup_ms = started.elapsed().as_millis(), "listening on http://{addr}");
     })
     .await;
-    purge.abort();
     tracing::info!("stopped");
     result.map_err(|e| Failure(format!("server: {e}")))
 }

@@ -48,6 +48,8 @@ pub struct Settings {
     pub batch_concurrency: usize,
     /// How long a double opt-in confirmation token stays valid.
     pub consent_confirmation_seconds: i64,
+    /// How long events stay readable in the feed.
+    pub event_retention_days: i64,
     pub shutdown_timeout_seconds: u64,
     pub bootstrap: bool,
     pub graphql_max_depth: usize,
@@ -56,7 +58,7 @@ pub struct Settings {
 
 /// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
 /// the key in upper case (`DATABASE_URL` is also read without the prefix).
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 25] = [
     "listen",
     "database_url",
     "db_max_connections",
@@ -77,6 +79,7 @@ pub const KEYS: [&str; 24] = [
     "max_batch_body_bytes",
     "batch_concurrency",
     "consent_confirmation_seconds",
+    "event_retention_days",
     "shutdown_timeout_seconds",
     "bootstrap",
     "graphql_max_depth",
@@ -284,6 +287,7 @@ impl Settings {
                 usize::try_from(db_max_connections / 4).unwrap_or(1).max(1),
             )?,
             consent_confirmation_seconds: l.parse("consent_confirmation_seconds", 72 * 3600)?,
+            event_retention_days: l.parse("event_retention_days", 30)?,
             shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
             bootstrap: l.parse("bootstrap", true)?,
             graphql_max_depth: l.parse("graphql_max_depth", 12)?,
@@ -307,6 +311,9 @@ impl Settings {
             return Err(ConfigError(
                 "consent_confirmation_seconds must be between 1 and 2592000 (30 days)".into(),
             ));
+        }
+        if !(1..=3650).contains(&self.event_retention_days) {
+            return Err(ConfigError("event_retention_days must be between 1 and 3650".into()));
         }
         if !(60..=86_400).contains(&self.token_ttl_seconds) {
             return Err(ConfigError("token_ttl_seconds must be between 60 and 86400".into()));

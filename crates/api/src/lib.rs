@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod graphql;
 pub mod http;
+mod jobs;
 pub mod logging;
 pub mod openapi;
 pub mod rest;
@@ -23,7 +24,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::app::App;
 use crate::http::json::BodyLimit;
 
-/// Runs the HTTP server until SIGINT/SIGTERM, then drains in-flight requests.
+/// Runs the HTTP server and the background jobs until SIGINT/SIGTERM, then drains
+/// in-flight requests.
 /// # Errors
 /// When the address cannot be bound.
 pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
@@ -40,6 +42,7 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
     let parsed = web::Data::new(graphql::ParsedQueries::new(256));
     let metrics = web::Data::new(app.metrics.clone());
     let app = web::Data::new(app);
+    let jobs = jobs::spawn(&app);
     let server_app = app.clone();
     let mut server = HttpServer::new(move || {
         ActixApp::new()
@@ -87,7 +90,11 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
     if let Some(addr) = server.addrs().first() {
         on_bound(*addr);
     }
-    server.run().await?;
+    let ran = server.run().await;
+    for j in jobs {
+        j.abort();
+    }
+    ran?;
     app.db.clone().close().await;
     Ok(())
 }

@@ -57,6 +57,82 @@ impl EventType {
     }
 }
 
+impl EventType {
+    /// Parses a type name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// What the event means, for the published catalogue.
+    pub fn description(self) -> &'static str {
+        match self {
+            EventType::ContactCreated => "A contact was created. `object`: the contact.",
+            EventType::ContactUpdated => {
+                "A contact changed. `object`: the contact after; `changed_fields` and `previous` (the values before)."
+            }
+            EventType::ContactDeleted => "A contact was deleted. `object`: the contact as it was.",
+            EventType::ContactStageChanged => {
+                "A contact moved to another lifecycle stage. `object`: the contact; `transition`: from, to, direction, cause, reason."
+            }
+            EventType::ContactErased => {
+                "A contact's personal data was erased. `object`: `{id, erased_at}`; `erasure`: who asked, why and when."
+            }
+            EventType::ConsentUpdated => {
+                "A consent decision was recorded. `object`: the ledger event; `effective`: the purpose's state after it; `contact_id`."
+            }
+            EventType::CompanyCreated => "A company was created. `object`: the company.",
+            EventType::CompanyUpdated => {
+                "A company changed. `object`: the company after; `changed_fields` and `previous`."
+            }
+            EventType::CompanyDeleted => "A company was deleted. `object`: the company as it was.",
+        }
+    }
+}
+
+/// A set of event types named by a pattern: `*` (every type), `contact.*` (every type
+/// of a family) or one type (`consent.updated`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventPattern {
+    All,
+    Family(String),
+    One(EventType),
+}
+
+impl EventPattern {
+    /// Parses a pattern; a family or type must exist, so a typo is refused rather than
+    /// silently matching nothing.
+    /// # Errors
+    /// The pattern, when it names no known type.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw == "*" {
+            return Ok(Self::All);
+        }
+        if let Some(family) = raw.strip_suffix(".*")
+            && EventType::ALL
+                .iter()
+                .any(|t| t.as_str().split('.').next() == Some(family))
+        {
+            return Ok(Self::Family(family.to_owned()));
+        }
+        EventType::parse(raw).map(Self::One).ok_or_else(|| raw.to_owned())
+    }
+
+    /// Whether the pattern takes `kind`.
+    pub fn matches(&self, kind: EventType) -> bool {
+        match self {
+            Self::All => true,
+            Self::Family(f) => kind.as_str().split('.').next() == Some(f.as_str()),
+            Self::One(t) => *t == kind,
+        }
+    }
+
+    /// The types the pattern takes.
+    pub fn types(&self) -> Vec<EventType> {
+        EventType::ALL.into_iter().filter(|t| self.matches(*t)).collect()
+    }
+}
+
 /// Who caused a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -176,6 +252,21 @@ mod tests {
             changes(&before, &after),
             json!({"changed_fields": ["email"], "previous": {"email": "a@x.io"}})
         );
+    }
+
+    #[test]
+    fn patterns_name_every_type_a_family_or_one_type_and_refuse_typos() {
+        assert_eq!(EventPattern::parse("*").unwrap().types().len(), EventType::ALL.len());
+        let contacts = EventPattern::parse("contact.*").unwrap().types();
+        assert!(contacts.iter().all(|t| t.as_str().starts_with("contact.")));
+        assert_eq!(contacts.len(), 6);
+        assert_eq!(
+            EventPattern::parse("consent.updated").unwrap().types(),
+            vec![EventType::ConsentUpdated]
+        );
+        for bad in ["contacts.*", "contact.create", "", "contact.", ".*"] {
+            assert!(EventPattern::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

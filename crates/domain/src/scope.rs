@@ -17,10 +17,11 @@ pub enum Scope {
     ConsentWrite,
     ConsentManage,
     PrivacyErase,
+    EventsRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 11] = [
+    pub const ALL: [Scope; 12] = [
         Scope::Admin,
         Scope::ContactsRead,
         Scope::ContactsWrite,
@@ -32,6 +33,7 @@ impl Scope {
         Scope::ConsentWrite,
         Scope::ConsentManage,
         Scope::PrivacyErase,
+        Scope::EventsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +49,7 @@ impl Scope {
             Scope::ConsentWrite => "consent:write",
             Scope::ConsentManage => "consent:manage",
             Scope::PrivacyErase => "privacy:erase",
+            Scope::EventsRead => "events:read",
         }
     }
 

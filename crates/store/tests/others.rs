@@ -206,6 +206,48 @@ async fn events_are_kept_in_order_per_workspace(db: Db) {
     );
 }
 
+async fn the_feed_shows_events_in_commit_order_and_never_skips_a_late_commit(db: Db) {
+    use rapport_domain::EventId;
+    use rapport_store::outbox::TypeFilter;
+    let ws = workspace(&db).await;
+    let at = rapport_store::now();
+    let ev = |kind| Event::new(kind, ws, Actor::system(), at, json!({}));
+    // A slow transaction takes its id first but commits last.
+    let slow = ev(EventType::ContactCreated);
+    let fast = ev(EventType::ContactUpdated);
+    assert!(slow.id < fast.id);
+    let tx = db.begin().await.unwrap();
+    outbox::push(&tx, std::slice::from_ref(&fast)).await.unwrap();
+    tx.commit().await.unwrap();
+    // Nothing is visible before the sequencer numbers it.
+    let all = TypeFilter::default();
+    assert!(outbox::feed(db.read(), ws, &all, None, 10).await.unwrap().is_empty());
+    assert_eq!(outbox::sequence(&db).await.unwrap(), 1);
+    let first = outbox::feed(db.read(), ws, &all, None, 10).await.unwrap();
+    assert_eq!(first.iter().map(|e| e.id).collect::<Vec<EventId>>(), vec![fast.id]);
+    let cursor = first[0].position;
+
+    let tx = db.begin().await.unwrap();
+    outbox::push(&tx, std::slice::from_ref(&slow)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(outbox::sequence(&db).await.unwrap(), 1);
+    assert_eq!(outbox::sequence(&db).await.unwrap(), 0, "numbered once");
+    let next = outbox::feed(db.read(), ws, &all, cursor, 10).await.unwrap();
+    assert_eq!(next.iter().map(|e| e.id).collect::<Vec<EventId>>(), vec![slow.id]);
+    assert!(next[0].position > cursor);
+
+    let only = TypeFilter(Some(vec![EventType::ContactUpdated]));
+    let updates = outbox::feed(db.read(), ws, &only, None, 10).await.unwrap();
+    assert_eq!(updates.iter().map(|e| e.id).collect::<Vec<EventId>>(), vec![fast.id]);
+    let other = workspace(&db).await;
+    assert!(outbox::feed(db.read(), other, &all, None, 10).await.unwrap().is_empty());
+    // Retention removes what is older than the cut.
+    let removed = outbox::purge_before(db.read(), at + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+}
+
 async fn an_idempotency_key_is_claimed_once_and_replays_its_response(db: Db) {
     let ws = workspace(&db).await;
     let now = rapport_store::now();
@@ -274,6 +316,7 @@ on_both!(
     attribute_use_is_detected_in_json_on_both_databases,
     lifecycle_history_is_listed_oldest_first,
     events_are_kept_in_order_per_workspace,
+    the_feed_shows_events_in_commit_order_and_never_skips_a_late_commit,
     an_idempotency_key_is_claimed_once_and_replays_its_response,
     an_instance_secret_is_generated_once,
     migrating_twice_changes_nothing,

@@ -7,6 +7,7 @@ pub mod attributes;
 pub mod companies;
 pub mod consent;
 pub mod contacts;
+pub mod events;
 pub mod page;
 
 pub use page::PageInfo;

@@ -6,6 +6,7 @@ mod companies;
 mod consent;
 mod contact_mutations;
 mod contacts;
+mod events;
 mod loaders;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,7 +23,12 @@ pub use cache::ParsedQueries;
 
 /// Every query.
 #[derive(MergedObject, Default)]
-pub struct Query(contacts::ContactQuery, companies::CompanyQuery, consent::ConsentQuery);
+pub struct Query(
+    contacts::ContactQuery,
+    companies::CompanyQuery,
+    consent::ConsentQuery,
+    events::EventQuery,
+);
 
 /// Every mutation.
 #[derive(MergedObject, Default)]

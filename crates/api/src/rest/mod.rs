@@ -7,6 +7,7 @@ pub mod auth;
 pub mod companies;
 pub mod consent;
 pub mod contacts;
+pub mod events;
 pub mod lifecycle;
 mod methods;
 pub mod ops;
@@ -109,6 +110,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(consent::delete_purpose)
         .service(privacy::export)
         .service(privacy::erase)
+        .service(events::feed)
+        .service(events::types)
         .service(companies::create)
         .service(companies::list)
         .service(companies::get)

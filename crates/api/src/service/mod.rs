@@ -11,6 +11,7 @@ pub mod companies;
 pub mod consent;
 pub mod contacts;
 mod effects;
+pub mod events;
 pub mod lifecycle;
 pub mod privacy;
 pub mod seed;

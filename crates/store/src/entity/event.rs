@@ -15,6 +15,8 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub data: Json,
     pub data_version: i32,
+    /// Commit order, assigned by the sequencer; `None` until then.
+    pub position: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

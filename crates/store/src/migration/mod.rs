@@ -6,13 +6,18 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_consent;
+mod m0003_event_positions;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration), Box::new(m0002_consent::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_consent::Migration),
+            Box::new(m0003_event_positions::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

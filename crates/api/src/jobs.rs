@@ -1,0 +1,60 @@
+//! Background work of `rapport serve`: numbering committed events for the feed, and
+//! hourly maintenance (expired idempotency keys, events past their retention).
+
+use std::time::Duration;
+
+use crate::app::App;
+
+/// How often the sequencer looks for new events: the feed's delay after a commit.
+const SEQUENCE_EVERY: Duration = Duration::from_millis(100);
+/// How often maintenance runs.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
+
+/// Starts the jobs; they stop when the returned handles are aborted.
+pub fn spawn(app: &actix_web::web::Data<App>) -> Vec<tokio::task::JoinHandle<()>> {
+    let seq = app.clone();
+    let maint = app.clone();
+    vec![
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SEQUENCE_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                // A full batch means more may be waiting: go on without sleeping.
+                loop {
+                    match rapport_store::outbox::sequence(&seq.db).await {
+                        Ok(n) if n >= 1000 => {}
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "event sequencing failed");
+                            break;
+                        }
+                    }
+                }
+            }
+        }),
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(MAINTAIN_EVERY);
+            loop {
+                every.tick().await;
+                maintain(&maint).await;
+            }
+        }),
+    ]
+}
+
+/// Removes expired idempotency keys and events older than the retention period.
+async fn maintain(app: &App) {
+    let now = rapport_store::now();
+    match rapport_store::idempotency::purge_expired(app.db.read(), now).await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "expired idempotency keys removed"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+    }
+    let cut = now - chrono::Duration::days(app.settings.event_retention_days);
+    match rapport_store::outbox::purge_before(app.db.read(), cut).await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "events past their retention removed"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "event purge failed"),
+    }
+}
