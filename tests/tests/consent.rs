@@ -429,7 +429,75 @@ async fn consent_events_cannot_be_changed_or_removed(s: Server) {
     assert_eq!(api.history(&id).await, [event]);
 }
 
+async fn double_opt_in_edge_cases_keep_the_ledger_truthful(s: Server) {
+    let api = Api::admin(&s).await;
+    // A shop whose clock runs two minutes ahead: the confirmation still decides.
+    let ahead = (Utc::now() + TimeDelta::minutes(2)).to_rfc3339_opts(SecondsFormat::Micros, true);
+    let id = api.contact("ahead@example.com").await;
+    let grant = rec(
+        "email_marketing",
+        "granted",
+        &json!({"opt_in_level": "single", "captured_at": ahead}),
+    );
+    let token = api.recorded(&id, grant).await["confirmation"]["token"].clone();
+    // The confirming click's proof is checked like any other.
+    let long_ip = json!({"token": token, "proof": {"ip": "1".repeat(100)}});
+    let r = api.post("/v1/consent/confirm", long_ip).await;
+    r.problem(422, "validation_failed");
+    assert_eq!(r.pointers(), ["/proof/ip"]);
+    assert_eq!(api.confirm(&token).await.status, 200);
+    assert_eq!(api.verdict(&id, "email_marketing").await, "true/granted");
+    // A confirmed subscriber ticking the box again is not asked to confirm again.
+    let again = api
+        .recorded(
+            &id,
+            rec("email_marketing", "granted", &json!({"opt_in_level": "single"})),
+        )
+        .await;
+    assert_eq!(again["event"]["status"], "granted");
+    assert_eq!(again["confirmation"], Value::Null);
+    assert_eq!(api.verdict(&id, "email_marketing").await, "true/granted");
+
+    // A token for one address is reissued for that address.
+    let other = api.contact("points@example.com").await;
+    let at_work = rec(
+        "email_marketing",
+        "granted",
+        &json!({"opt_in_level": "single", "contact_point": "work@example.com"}),
+    );
+    api.recorded(&other, at_work).await;
+    let reissue = format!("/v1/contacts/{other}/consent/email_marketing/confirmation");
+    api.post(&reissue, json!({})).await.problem(404, "not_found");
+    let r = api
+        .post(&format!("{reissue}?contact_point=Work@Example.com"), json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Once the purpose is archived, nothing more is granted through it.
+    let archive = api
+        .send(
+            Method::PATCH,
+            &format!("{PURPOSES}/email_marketing"),
+            Some(json!({"archived": true})),
+        )
+        .await;
+    assert_eq!(archive.status, 200, "{}", archive.body);
+    api.post(&format!("{reissue}?contact_point=work@example.com"), json!({}))
+        .await
+        .problem(422, "purpose_archived");
+    api.confirm(&r.body["token"]).await.problem(422, "purpose_archived");
+    // A purpose's channel is part of what its records mean.
+    let sms = api
+        .send(
+            Method::PATCH,
+            &format!("{PURPOSES}/email_marketing"),
+            Some(json!({"channel": "sms"})),
+        )
+        .await;
+    sms.problem(409, "in_use");
+}
+
 on_both!(
+    double_opt_in_edge_cases_keep_the_ledger_truthful,
     a_new_workspace_starts_with_the_six_default_purposes,
     purposes_are_created_archived_restored_and_deleted,
     a_purpose_in_use_is_archived_rather_than_deleted,

@@ -331,12 +331,18 @@ async fn an_erasure_leaves_no_trace_of_the_person_in_any_table(s: Server) {
         .send(Method::PUT, &format!("/v1/contacts/by-email/{EMAIL}"), Some(upsert))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = api.post(&format!("{path}/lifecycle"), json!({"stage": "lead"})).await;
+    let r = api
+        .post(&format!("{path}/lifecycle"), json!({"stage": "customer"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Staff write free text into a backward move's reason.
+    let back = json!({"stage": "lead", "reason": "Zelda Quartermain asked to be treated as a prospect"});
+    let r = api.post(&format!("{path}/lifecycle"), back).await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Consents at the address and the number, with the browser that gave them.
     let proof = json!({"ip": "203.0.113.7", "user_agent": "ZeldaPhone/1.0 (Quartermain)", "form": "signup",
-        "page": "https://shop.example/signup"});
+        "page": format!("https://shop.example/confirm?email={EMAIL}"), "text": "Yes, send me offers"});
     let email_grant = json!({"purpose": "email_marketing", "status": "granted", "opt_in_level": "single",
         "source": "form", "contact_point": EMAIL, "proof": proof});
     let pending = api
@@ -366,6 +372,23 @@ async fn an_erasure_leaves_no_trace_of_the_person_in_any_table(s: Server) {
     let tombstone = api.read(&path).await;
     assert_eq!(tombstone["id"], id.as_str());
     assert_eq!(tombstone["lifecycle_stage"], "lead");
+    // The ledger keeps the decisions and the non-personal proof.
+    let events = api.read(&format!("{path}/consents/history")).await;
+    let first = &events["data"][0];
+    assert_eq!(
+        (first["status"].as_str(), first["proof"]["text"].as_str()),
+        (Some("pending_confirmation"), Some("Yes, send me offers"))
+    );
+    assert_eq!(first["proof"]["page"], Value::Null);
+    // What remains allows nothing, and the tombstone itself cannot be deleted.
+    let answer = api.read(&format!("{path}/consent/analytics")).await;
+    assert_eq!(
+        (answer["allowed"].as_bool(), answer["status"].as_str()),
+        (Some(false), Some("none"))
+    );
+    api.send(Method::DELETE, &path, None)
+        .await
+        .problem(410, "contact_erased");
 }
 
 /// Runs a GraphQL operation that must succeed; returns its first root field.

@@ -37,7 +37,9 @@ async fn the_feed_lists_changes_in_commit_order_and_resumes_from_a_position(s: S
     let r = api.post("/v1/contacts", json!({"email": "ada@example.com"})).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     let contact_path = format!("/v1/contacts/{id}");
-    let patch = api.send(Method::PATCH, &contact_path, Some(json!({"first_name": "Ada"}))).await;
+    let patch = api
+        .send(Method::PATCH, &contact_path, Some(json!({"first_name": "Ada"})))
+        .await;
     assert_eq!(patch.status, 200);
     let consent = json!({"purpose": "analytics", "status": "granted", "source": "api"});
     assert_eq!(

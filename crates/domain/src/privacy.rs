@@ -60,6 +60,9 @@ pub fn redact(v: &Value, values: &[String], fragments: &[String]) -> Value {
     walk(v, &values, &fragments)
 }
 
+/// Keys whose values are names of fields or states, never personal data.
+const STRUCTURAL_KEYS: [&str; 3] = ["changed_fields", "type", "lifecycle_stage"];
+
 fn walk(v: &Value, values: &[String], fragments: &[String]) -> Value {
     match v {
         Value::String(s) => {
@@ -76,6 +79,15 @@ fn walk(v: &Value, values: &[String], fragments: &[String]) -> Value {
                 .map(|(k, x)| {
                     let x = if PERSONAL_KEYS.contains(&k.as_str()) && !x.is_null() {
                         Value::Null
+                    } else if STRUCTURAL_KEYS.contains(&k.as_str()) {
+                        x.clone()
+                    } else if k == "transition" {
+                        // Staff write free text into a transition's reason.
+                        let mut t = walk(x, values, fragments);
+                        if let Some(r) = t.get_mut("reason") {
+                            *r = Value::Null;
+                        }
+                        t
                     } else {
                         walk(x, values, fragments)
                     };
@@ -98,8 +110,9 @@ mod tests {
         let payload = json!({
             "object": {"id": "c1", "email": "ada@example.com", "first_name": "Ada", "tags": ["vip", "ada"], "country": "GB"},
             "previous": {"email": "old@example.com"},
-            "changed_fields": ["email"],
+            "changed_fields": ["email", "ada"],
             "note": "mail ada@example.com about Canada",
+            "transition": {"to": "customer", "reason": "Ada asked"},
         });
         let out = redact(&payload, &["Ada".into()], &["ADA@example.com".into()]);
         assert_eq!(
@@ -107,8 +120,9 @@ mod tests {
             json!({
                 "object": {"id": "c1", "email": null, "first_name": null, "tags": ["vip", null], "country": "GB"},
                 "previous": {"email": null},
-                "changed_fields": ["email"],
+                "changed_fields": ["email", "ada"],
                 "note": null,
+                "transition": {"to": "customer", "reason": null},
             })
         );
     }

@@ -64,9 +64,8 @@ fn purpose_row(ws: WorkspaceId, p: &Purpose) -> cp::ActiveModel {
     }
 }
 
-/// The statement inserting purposes (also used by the migration that gives existing
-/// workspaces the defaults).
-pub(crate) fn insert_purposes(ws: WorkspaceId, purposes: &[Purpose]) -> InsertStatement {
+/// The statement inserting purposes.
+fn insert_purposes(ws: WorkspaceId, purposes: &[Purpose]) -> InsertStatement {
     cp::Entity::insert_many(purposes.iter().map(|p| purpose_row(ws, p))).into_query()
 }
 
@@ -262,7 +261,7 @@ fn state_row(ws: WorkspaceId, contact: ContactId, s: &ConsentState) -> cs::Activ
 }
 
 /// The current state of one purpose and contact point of a contact.
-async fn state(
+pub async fn state(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     contact: ContactId,
@@ -464,19 +463,37 @@ pub async fn use_confirmation(
 // ---- erasure ----
 
 /// Removes the personal data from a contact's ledger: contact points and the proof's ip
-/// and user agent go; the decisions, their times, legal bases and wording stay as the
-/// record of lawful processing. Contact-point states and pending confirmations go.
-pub async fn erase(db: &impl ConnectionTrait, ws: WorkspaceId, contact: ContactId) -> Result<(), StoreError> {
+/// and user agent go, and so do the wording, form and page wherever `personal` finds
+/// the person in them (a confirmation page's URL may carry the address); the decisions,
+/// their times, legal bases and policy versions stay as the record of lawful processing.
+/// Contact-point states and pending confirmations go.
+pub async fn erase(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    contact: ContactId,
+    personal: impl Fn(&str) -> bool,
+) -> Result<(), StoreError> {
     use sea_orm::sea_query::Expr;
     let null = || Expr::value(Option::<String>::None);
-    ce::Entity::update_many()
-        .col_expr(ce::Column::ContactPoint, null())
-        .col_expr(ce::Column::ProofIp, null())
-        .col_expr(ce::Column::ProofUserAgent, null())
+    let rows = ce::Entity::find()
         .filter(ce::Column::WorkspaceId.eq(ws.uuid()))
         .filter(ce::Column::ContactId.eq(contact.uuid()))
-        .exec(db)
+        .all(db)
         .await?;
+    for r in rows {
+        let keep = |v: &Option<String>| v.clone().filter(|t| !personal(t));
+        ce::Entity::update_many()
+            .col_expr(ce::Column::ContactPoint, null())
+            .col_expr(ce::Column::ProofIp, null())
+            .col_expr(ce::Column::ProofUserAgent, null())
+            .col_expr(ce::Column::ProofText, Expr::value(keep(&r.proof_text)))
+            .col_expr(ce::Column::ProofForm, Expr::value(keep(&r.proof_form)))
+            .col_expr(ce::Column::ProofPage, Expr::value(keep(&r.proof_page)))
+            .filter(ce::Column::WorkspaceId.eq(ws.uuid()))
+            .filter(ce::Column::Id.eq(r.id))
+            .exec(db)
+            .await?;
+    }
     cs::Entity::delete_many()
         .filter(cs::Column::WorkspaceId.eq(ws.uuid()))
         .filter(cs::Column::ContactId.eq(contact.uuid()))

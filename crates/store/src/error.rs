@@ -53,6 +53,10 @@ impl From<DbErr> for StoreError {
                 field: "unique key",
                 existing: None,
             },
+            // A row referred to, or referring, changed under a concurrent transaction
+            // (a purpose deleted while a decision about it was recorded): retrying sees
+            // the new state and answers it properly.
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::Stale,
             _ => StoreError::Db(e),
         }
     }

@@ -1,7 +1,7 @@
 //! Query strings: endpoints that declare parameters refuse unknown ones through their
 //! typed extractors; every other `/v1` endpoint takes none, and refuses any, so a
-//! misplaced filter is an error instead of being silently ignored. Which `GET` routes
-//! take parameters is read from the OpenAPI document, so the two cannot disagree.
+//! misplaced filter is an error instead of being silently ignored. Which routes take
+//! parameters is read from the OpenAPI document, so the two cannot disagree.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -15,28 +15,36 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::error::ApiError;
 
-/// `GET` routes whose documented parameters include query parameters.
-fn with_parameters() -> &'static HashSet<String> {
-    use utoipa::openapi::path::ParameterIn;
-    static ROUTES: OnceLock<HashSet<String>> = OnceLock::new();
+/// `(method, route)` pairs whose documented parameters include query parameters.
+fn with_parameters() -> &'static HashSet<(Method, String)> {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    static ROUTES: OnceLock<HashSet<(Method, String)>> = OnceLock::new();
+    let takes = |op: &Option<Operation>| {
+        op.as_ref()
+            .and_then(|op| op.parameters.as_ref())
+            .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query)))
+    };
     ROUTES.get_or_init(|| {
-        crate::openapi::document()
-            .paths
-            .paths
-            .iter()
-            .filter(|(_, item)| {
-                item.get
-                    .as_ref()
-                    .and_then(|op| op.parameters.as_ref())
-                    .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query)))
-            })
-            .map(|(path, _)| path.clone())
-            .collect()
+        let mut set = HashSet::new();
+        for (path, item) in &crate::openapi::document().paths.paths {
+            for (method, op) in [
+                (Method::GET, &item.get),
+                (Method::POST, &item.post),
+                (Method::PUT, &item.put),
+                (Method::PATCH, &item.patch),
+                (Method::DELETE, &item.delete),
+            ] {
+                if takes(op) {
+                    set.insert((method, path.clone()));
+                }
+            }
+        }
+        set
     })
 }
 
 fn takes_parameters(method: &Method, pattern: Option<&str>) -> bool {
-    method == Method::GET && pattern.is_some_and(|p| with_parameters().contains(p))
+    pattern.is_some_and(|p| with_parameters().contains(&(method.clone(), p.to_owned())))
 }
 
 /// Middleware: refuses a query string on `/v1` endpoints that take no parameters.
@@ -69,6 +77,10 @@ mod tests {
         ] {
             assert!(takes_parameters(&Method::GET, Some(p)), "{p}");
         }
+        assert!(takes_parameters(
+            &Method::POST,
+            Some("/v1/contacts/{id}/consent/{purpose}/confirmation")
+        ));
         assert!(!takes_parameters(&Method::GET, Some("/v1/contacts/{id}/consents")));
         assert!(!takes_parameters(&Method::POST, Some("/v1/contacts")));
     }

@@ -82,6 +82,12 @@ pub async fn update_purpose(
     let Some(after) = before.apply(patch, rapport_store::now())? else {
         return Ok(before);
     };
+    if after.channel != before.channel && store::purpose_in_use(&tx, who.workspace(), key).await? {
+        return Err(ApiError::InUse(format!(
+            "decisions were recorded for '{key}' through its {} channel; create another purpose for another channel",
+            before.channel
+        )));
+    }
     store::update_purpose(&tx, who.workspace(), &before, &after).await?;
     super::commit(tx).await?;
     Ok(after)
@@ -195,8 +201,13 @@ pub(crate) async fn record_for(
 /// Appends one event, moves the effective state, issues a confirmation token for a
 /// pending grant and writes `consent.updated`.
 async fn write_event(tx: &Tx, app: &App, who: &Caller, event: ConsentEvent) -> Result<Recorded, ApiError> {
-    let effective = store::record(tx, who.workspace(), &event).await?;
-    let confirmation = if event.status == Status::PendingConfirmation {
+    let ws = who.workspace();
+    let current = store::state(tx, ws, event.contact_id, &event.purpose, event.contact_point.as_deref()).await?;
+    let at = event.recorded_at;
+    let event = event.settled(current.as_ref(), at);
+    let effective = store::record(tx, ws, &event).await?;
+    // A pending grant that arrived late (an older capture) decides nothing: no token.
+    let confirmation = if event.status == Status::PendingConfirmation && effective.event_id == event.id {
         Some(
             issue(
                 tx,
@@ -279,6 +290,9 @@ pub async fn reissue(
     let p = store::purpose(&tx, who.workspace(), purpose)
         .await
         .or_not_found("consent purpose")?;
+    if p.is_archived() {
+        return Err(rapport_domain::DomainError::PurposeArchived(p.key).into());
+    }
     let point = contact_point
         .map(|raw| rapport_domain::consent::contact_point(raw, p.channel))
         .transpose()?;
@@ -332,9 +346,15 @@ pub async fn record(app: &App, who: &Caller, id: ContactId, input: RecordInput) 
 /// `confirmation_token_expired`; 410 `contact_erased`.
 pub async fn confirm(app: &App, who: &Caller, token: &str, proof: Proof) -> Result<Recorded, ApiError> {
     who.require(Scope::ConsentWrite)?;
+    let proof = rapport_domain::consent::proof(proof).map_err(rapport_domain::DomainError::Invalid)?;
     let now = rapport_store::now();
-    let tx = app.db.begin().await?;
     let hash = secret::hash(token.trim());
+    let tx = app.db.begin().await?;
+    // Lock in the order every writer does: the contact, then what hangs off it.
+    let found = store::confirmation_for_update(&tx, who.workspace(), &hash)
+        .await?
+        .ok_or(ApiError::NotFound("confirmation token"))?;
+    let contact = writable(&tx, who, found.contact_id).await?;
     let c = store::confirmation_for_update(&tx, who.workspace(), &hash)
         .await?
         .ok_or(ApiError::NotFound("confirmation token"))?;
@@ -350,24 +370,18 @@ pub async fn confirm(app: &App, who: &Caller, token: &str, proof: Proof) -> Resu
             detail: format!("this confirmation token expired at {}", c.expires_at.to_rfc3339()),
         });
     }
-    let contact = writable(&tx, who, c.contact_id).await?;
-    let states = store::states(&tx, who.workspace(), &[contact.id], Some(&c.purpose)).await?;
-    let current = states
-        .iter()
-        .map(|(_, s)| s)
-        .find(|s| s.contact_point == c.contact_point);
-    if current.is_none_or(|s| s.event_id != c.event_id) {
+    let purpose = store::purpose(&tx, who.workspace(), &c.purpose).await?;
+    if purpose.is_archived() {
+        return Err(rapport_domain::DomainError::PurposeArchived(purpose.key).into());
+    }
+    let current = store::state(&tx, who.workspace(), contact.id, &c.purpose, c.contact_point.as_deref()).await?;
+    let Some(current) = current.filter(|s| s.event_id == c.event_id) else {
         return Err(ApiError::Refused {
             code: "confirmation_superseded",
             detail: "a later decision about this purpose was recorded after the pending grant".into(),
         });
-    }
+    };
     let pending = store::event(&tx, who.workspace(), c.event_id).await?;
-    let proof = rapport_domain::consent::RecordInput {
-        proof,
-        ..Default::default()
-    }
-    .proof;
     let event = ConsentEvent {
         id: ConsentEventId::new(),
         contact_id: contact.id,
@@ -377,7 +391,9 @@ pub async fn confirm(app: &App, who: &Caller, token: &str, proof: Proof) -> Resu
         opt_in_level: rapport_domain::consent::OptInLevel::Confirmed,
         contact_point: c.contact_point.clone(),
         source: "double_opt_in".into(),
-        captured_at: now,
+        // Never before the grant it confirms (its capture time may run ahead of this
+        // server's clock by the allowed skew), so the confirmation always decides.
+        captured_at: now.max(current.since),
         recorded_at: now,
         expires_at: pending.expires_at.filter(|e| *e > now),
         proof,
@@ -474,11 +490,16 @@ pub async fn decision(
         Some(raw) => Some(rapport_domain::consent::contact_point(raw, p.channel)?),
         None => default_point(&p, &contact),
     };
-    let states: Vec<ConsentState> = store::states(app.db.read(), who.workspace(), &[id], Some(purpose))
-        .await?
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect();
+    // An erased person's remaining records prove past processing; they allow nothing.
+    let states: Vec<ConsentState> = if contact.is_erased() {
+        Vec::new()
+    } else {
+        store::states(app.db.read(), who.workspace(), &[id], Some(purpose))
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect()
+    };
     Ok(decide(purpose, &states, point.as_deref(), rapport_store::now()))
 }
 
@@ -557,7 +578,7 @@ pub async fn check(app: &App, who: &Caller, purpose: &str, targets: Targets) -> 
                 (None, Some(e)) => Email::parse(e, "").ok().and_then(|e| by_email.get(&e.key()).copied()),
                 (None, None) => None,
             };
-            let decision = match contact {
+            let decision = match contact.filter(|c| !c.is_erased()) {
                 Some(c) => decide(
                     purpose,
                     states.get(&c.id).map_or(&[][..], Vec::as_slice),

@@ -205,11 +205,8 @@ pub async fn update(
 pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precondition) -> Result<(), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let tx = app.db.begin().await?;
-    // A tombstone may be deleted too, unlike other writes.
-    let before = contacts::get_for_update(&tx, who.workspace(), id)
-        .await
-        .or_not_found("contact")?;
-    precondition.check(before.version)?;
+    // A tombstone stays: it holds the record of the erasure and the consent ledger.
+    let before = locked(&tx, who, id, precondition).await?;
     contacts::delete(&tx, who.workspace(), id).await?;
     let e = event(
         EventType::ContactDeleted,

@@ -2,7 +2,7 @@
 
 use rapport_domain::ContactId;
 use rapport_domain::ErasureId;
-use rapport_domain::attributes::AttributeEntity;
+use rapport_domain::attributes::{AttributeEntity, AttributeSchema, AttributeType};
 use rapport_domain::contact::Contact;
 use rapport_domain::event::EventType;
 use rapport_domain::privacy::{self, Erasure};
@@ -27,7 +27,11 @@ pub async fn export(app: &App, who: &Caller, id: ContactId) -> Result<ContactExp
     let ws = who.workspace();
     let contact = contacts::get(db, ws, id).await.or_not_found("contact")?;
     let company = match contact.company_id {
-        Some(c) => companies::get(db, ws, c).await.ok(),
+        Some(c) => match companies::get(db, ws, c).await {
+            Ok(company) => Some(company),
+            Err(rapport_store::StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     let lifecycle = all_pages(|after| lifecycle::list(db, ws, id, after, 500), |t| t.id.uuid()).await?;
@@ -77,20 +81,25 @@ where
 /// 403 without `privacy:erase`; 404; 422 for a missing reason.
 pub async fn erase(app: &App, who: &Caller, id: ContactId, reason: &str) -> Result<Erasure, ApiError> {
     who.require(Scope::PrivacyErase)?;
-    let reason = privacy::reason(reason)?;
     let ws = who.workspace();
-    let schema = attributes::schema(app.db.read(), ws, AttributeEntity::Contact).await?;
     let tx = app.db.begin().await?;
     let before = contacts::get_for_update(&tx, ws, id).await.or_not_found("contact")?;
     if let Some(done) = erasures::of_contact(&tx, ws, id).await? {
         return Ok(done);
     }
+    let reason = privacy::reason(reason)?;
+    let schema = attributes::schema(&tx, ws, AttributeEntity::Contact).await?;
     let now = rapport_store::now();
     let after = before.erased(&schema, now);
     contacts::update(&tx, &before, &after).await?;
-    consent::erase(&tx, ws, id).await?;
+    let (values, fragments) = personal_values(&before, &schema);
+    let personal = |text: &str| {
+        let t = text.to_lowercase();
+        fragments.iter().any(|f| t.contains(&f.to_lowercase()))
+            || values.iter().any(|v| v.len() >= 3 && t.contains(&v.to_lowercase()))
+    };
+    consent::erase(&tx, ws, id, personal).await?;
     lifecycle::erase_reasons(&tx, ws, id).await?;
-    let (values, fragments) = personal_values(&before);
     erasures::redact_events(&tx, ws, id, |d| privacy::redact(d, &values, &fragments)).await?;
     let mut terms = vec![id.to_string()];
     terms.extend(before.email.as_ref().map(rapport_domain::email::Email::key));
@@ -116,17 +125,31 @@ pub async fn erase(app: &App, who: &Caller, id: ContactId, reason: &str) -> Resu
     Ok(erasure)
 }
 
-/// The person's values to look for in stored payloads: exact values (names, text
-/// attributes…) and fragments that may sit inside longer text (email, phone).
-fn personal_values(c: &Contact) -> (Vec<String>, Vec<String>) {
-    let mut values: Vec<String> = [&c.first_name, &c.last_name, &c.phone, &c.owner_id]
+/// The person's values to look for in stored payloads: exact values (names, external
+/// ids, the attributes erasure removes) and fragments that may sit inside longer text
+/// (email, phone).
+fn personal_values(c: &Contact, schema: &AttributeSchema) -> (Vec<String>, Vec<String>) {
+    let mut values: Vec<String> = [&c.first_name, &c.last_name, &c.phone]
         .into_iter()
         .flatten()
         .cloned()
         .collect();
     values.extend(c.full_name());
     values.extend(c.external_ids.values().cloned());
-    values.extend(c.attributes.values().filter_map(|v| v.as_str().map(str::to_owned)));
+    let kept = |k: &str| {
+        schema.get(k).is_some_and(|d| {
+            matches!(
+                d.kind,
+                AttributeType::Number | AttributeType::Boolean | AttributeType::Enum
+            )
+        })
+    };
+    values.extend(
+        c.attributes
+            .iter()
+            .filter(|(k, _)| !kept(k))
+            .filter_map(|(_, v)| v.as_str().map(str::to_owned)),
+    );
     let mut fragments: Vec<String> = c.email.iter().map(|e| e.as_str().to_owned()).collect();
     fragments.extend(c.phone.iter().map(|p| p.trim_start_matches('+').to_owned()));
     (values, fragments)

@@ -19,7 +19,7 @@ use crate::event::Actor;
 use crate::ids::{ConsentEventId, ContactId};
 
 pub use purpose::{NewPurpose, Purpose, PurposePatch, defaults};
-pub use record::{CLOCK_SKEW, Proof, RecordInput, contact_point};
+pub use record::{CLOCK_SKEW, Proof, RecordInput, contact_point, proof};
 pub use state::{Answer, ConsentState, Decision, decide, effective};
 
 crate::wire_enum!(
@@ -90,10 +90,25 @@ pub struct ConsentEvent {
 }
 
 impl ConsentEvent {
-    /// Whether this event decides its purpose and contact point over `other`: it was
-    /// captured later, or at the same instant and arrived later (ids are time-ordered).
-    pub fn supersedes(&self, other_captured_at: DateTime<Utc>, other_id: ConsentEventId) -> bool {
-        (self.captured_at, self.id) > (other_captured_at, other_id)
+    /// Whether this event, arriving after the one captured at `other_captured_at`,
+    /// decides its purpose and contact point instead: it was captured later or at the
+    /// same instant (then the later arrival wins).
+    pub fn supersedes(&self, other_captured_at: DateTime<Utc>) -> bool {
+        self.captured_at >= other_captured_at
+    }
+
+    /// A grant that would wait for double opt-in is a plain grant when the person has
+    /// already confirmed this purpose and contact point and that grant still holds: a
+    /// customer ticking the newsletter box at every checkout is not asked again.
+    #[must_use]
+    pub fn settled(mut self, current: Option<&ConsentState>, now: DateTime<Utc>) -> Self {
+        let confirmed = current.is_some_and(|c| {
+            c.status == Status::Granted && c.opt_in_level == OptInLevel::Confirmed && c.answer(now) == Answer::Granted
+        });
+        if self.status == Status::PendingConfirmation && confirmed {
+            self.status = Status::Granted;
+        }
+        self
     }
 
     /// The event without the personal data erasure removes.

@@ -48,6 +48,12 @@ pub struct RecordInput {
     pub proof: Proof,
 }
 
+/// Whether a time lies in the years both databases and every client handle.
+fn in_range(t: DateTime<Utc>) -> bool {
+    use chrono::Datelike;
+    (1970..=9999).contains(&t.year())
+}
+
 /// Normalises a contact point for a channel: an email address for email, a phone
 /// number for SMS and phone, either for the others. Emails are compared
 /// case-insensitively, so they are kept lowercased.
@@ -113,7 +119,10 @@ fn opt_in_level(raw: Option<&str>) -> Result<OptInLevel, FieldError> {
     })
 }
 
-fn proof(p: Proof) -> Result<Proof, Vec<FieldError>> {
+/// Checks and trims proof values (pointers under `/proof`).
+/// # Errors
+/// The field errors, one per bad value.
+pub fn proof(p: Proof) -> Result<Proof, Vec<FieldError>> {
     let mut errors = Errors::default();
     let mut field = |v: Option<String>, name: &str, max: usize| {
         v.and_then(|v| {
@@ -173,7 +182,13 @@ impl RecordInput {
         };
         let source = errors.take(source(self.source.as_deref()));
         let captured_at = crate::truncate_to_micros(self.captured_at.unwrap_or(now));
-        if captured_at > now + CLOCK_SKEW {
+        if !in_range(captured_at) {
+            errors.push(FieldError::new(
+                "/captured_at",
+                "out_of_range",
+                "must lie between 1970 and 9999",
+            ));
+        } else if captured_at > now + CLOCK_SKEW {
             errors.push(FieldError::new(
                 "/captured_at",
                 "in_future",
@@ -181,7 +196,13 @@ impl RecordInput {
             ));
         }
         let expires_at = self.expires_at.map(crate::truncate_to_micros);
-        if expires_at.is_some_and(|e| e <= captured_at) {
+        if expires_at.is_some_and(|e| !in_range(e)) {
+            errors.push(FieldError::new(
+                "/expires_at",
+                "out_of_range",
+                "must lie between 1970 and 9999",
+            ));
+        } else if expires_at.is_some_and(|e| e <= captured_at) {
             errors.push(FieldError::new(
                 "/expires_at",
                 "invalid_value",

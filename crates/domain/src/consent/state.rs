@@ -42,11 +42,11 @@ impl From<&ConsentEvent> for ConsentState {
 
 impl ConsentState {
     /// The state after `event` arrives (for the same purpose and contact point): the
-    /// event decides when it supersedes the current deciding event.
+    /// event decides when it supersedes the current deciding event. `None`: unchanged.
     #[must_use]
     pub fn after(current: Option<&ConsentState>, event: &ConsentEvent) -> Option<ConsentState> {
         match current {
-            Some(c) if !event.supersedes(c.since, c.event_id) => None,
+            Some(c) if !event.supersedes(c.since) => None,
             _ => Some(ConsentState::from(event)),
         }
     }
@@ -63,8 +63,8 @@ impl ConsentState {
     }
 }
 
-/// The effective states of a ledger: per purpose and contact point, the event captured
-/// last (ties: the later arrival). Events may come in any order.
+/// The effective states of a ledger given in arrival order: per purpose and contact
+/// point, the event captured last (ties: the later arrival).
 pub fn effective<'a>(events: impl IntoIterator<Item = &'a ConsentEvent>) -> Vec<ConsentState> {
     let mut states: BTreeMap<(String, Option<String>), ConsentState> = BTreeMap::new();
     for e in events {

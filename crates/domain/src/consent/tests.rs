@@ -51,10 +51,46 @@ fn a_late_older_grant_never_overrides_a_newer_withdrawal() {
 #[test]
 fn events_captured_at_the_same_instant_are_decided_by_arrival() {
     let p = purpose("news", false);
-    let first = record(input("granted", 10), &p);
-    let second = record(input("denied", 10), &p);
-    assert_eq!(effective([&first, &second])[0].status, Status::Denied);
-    assert_eq!(effective([&second, &first])[0].status, Status::Denied);
+    let granted = record(input("granted", 10), &p);
+    let denied = record(input("denied", 10), &p);
+    assert_eq!(effective([&granted, &denied])[0].status, Status::Denied);
+    assert_eq!(effective([&denied, &granted])[0].status, Status::Granted);
+}
+
+#[test]
+fn a_confirmed_subscriber_granting_again_is_not_asked_to_confirm_again() {
+    let p = purpose("news", true);
+    let confirmed = record(
+        RecordInput {
+            opt_in_level: Some("confirmed".into()),
+            ..input("granted", 1)
+        },
+        &p,
+    );
+    let state = ConsentState::from(&confirmed);
+    let again = record(input("granted", 2), &p);
+    assert_eq!(again.status, Status::PendingConfirmation);
+    assert_eq!(again.clone().settled(Some(&state), t(3)).status, Status::Granted);
+    // Without a confirmed grant in force, it still waits.
+    let withdrawn = ConsentState::from(&record(input("withdrawn", 1), &p));
+    assert_eq!(
+        again.clone().settled(Some(&withdrawn), t(3)).status,
+        Status::PendingConfirmation
+    );
+    assert_eq!(again.settled(None, t(3)).status, Status::PendingConfirmation);
+}
+
+#[test]
+fn times_outside_1970_to_9999_are_refused() {
+    let p = purpose("news", false);
+    let old = RecordInput {
+        captured_at: Some(Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).single().unwrap()),
+        ..input("granted", 0)
+    };
+    let e = old
+        .validate(Some(&p), crate::ContactId::new(), Actor::system(), t(1_000))
+        .unwrap_err();
+    assert_eq!(pointers(&e), ["/captured_at"]);
 }
 
 #[test]

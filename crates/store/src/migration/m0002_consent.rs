@@ -2,7 +2,6 @@
 //! state per purpose and contact point, double opt-in confirmations, erasure requests,
 //! and the contacts' tombstone marker. Existing workspaces get the default purposes.
 
-use rapport_domain::consent;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
@@ -318,6 +317,53 @@ impl MigrationTrait for Migration {
     }
 }
 
+/// The default purposes, as this migration gives them (frozen here: later changes to
+/// the defaults of new workspaces must not change what this migration did).
+const DEFAULTS: [(&str, &str, &str, &str, bool); 6] = [
+    (
+        "email_marketing",
+        "Email marketing",
+        "Newsletters and offers by email.",
+        "email",
+        true,
+    ),
+    (
+        "sms_marketing",
+        "SMS marketing",
+        "Offers and reminders by text message.",
+        "sms",
+        true,
+    ),
+    (
+        "phone_marketing",
+        "Phone marketing",
+        "Sales and offer calls.",
+        "phone",
+        false,
+    ),
+    (
+        "personalization",
+        "Personalization",
+        "Tailoring content and recommendations to the person.",
+        "any",
+        false,
+    ),
+    (
+        "analytics",
+        "Analytics",
+        "Measuring how the person uses the shop and its messages.",
+        "any",
+        false,
+    ),
+    (
+        "third_party_sharing",
+        "Third-party sharing",
+        "Sharing the person's data with partners.",
+        "any",
+        false,
+    ),
+];
+
 async fn default_purposes_for_existing_workspaces(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     let db = m.get_connection();
     let select = Query::select()
@@ -325,11 +371,38 @@ async fn default_purposes_for_existing_workspaces(m: &SchemaManager<'_>) -> Resu
         .from(Alias::new("workspaces"))
         .to_owned();
     let rows = db.query_all(&select).await?;
-    let now = rapport_domain::truncate_to_micros(chrono::Utc::now());
+    let now = chrono::Utc::now();
     for row in rows {
         let ws: sea_orm_migration::sea_orm::prelude::Uuid = row.try_get("", "id")?;
-        let insert =
-            crate::consent::insert_purposes(rapport_domain::WorkspaceId::from_uuid(ws), &consent::defaults(now));
+        let mut insert = Query::insert();
+        insert.into_table(ConsentPurposes::Table).columns([
+            ConsentPurposes::WorkspaceId,
+            ConsentPurposes::Key,
+            ConsentPurposes::Name,
+            ConsentPurposes::Description,
+            ConsentPurposes::Channel,
+            ConsentPurposes::DoubleOptIn,
+            ConsentPurposes::DefaultLegalBasis,
+            ConsentPurposes::Version,
+            ConsentPurposes::CreatedAt,
+            ConsentPurposes::UpdatedAt,
+        ]);
+        for (key, name, description, channel, double_opt_in) in DEFAULTS {
+            insert
+                .values([
+                    ws.into(),
+                    key.into(),
+                    name.into(),
+                    description.into(),
+                    channel.into(),
+                    double_opt_in.into(),
+                    "consent".into(),
+                    1i64.into(),
+                    now.into(),
+                    now.into(),
+                ])
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+        }
         db.execute(&insert).await?;
     }
     Ok(())
