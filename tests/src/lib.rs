@@ -15,6 +15,9 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
+pub mod receiver;
+pub mod webhooks;
+
 /// Runs an async test body once per database backend: always on SQLite, and on
 /// PostgreSQL when `RAPPORT_TEST_POSTGRES_URL` is set (an unreachable server then fails
 /// the test rather than skipping it).
@@ -137,6 +140,18 @@ impl TestDb {
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+
+    /// The same database for a second server: its own scratch directory (for that
+    /// server's log), while the database stays owned, and is removed, by `self`.
+    #[must_use]
+    pub fn share(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            backend: self.backend,
+            dir: tempfile::tempdir().expect("temp dir"),
+            pg: None,
+        }
+    }
 }
 
 impl Drop for TestDb {
@@ -229,6 +244,22 @@ impl Server {
     /// # Panics
     /// When the server does not become ready within 30 s.
     pub async fn start_on(db: TestDb, env: &[(&str, &str)]) -> Self {
+        Self::spawn(db, env, None).await
+    }
+
+    /// Starts another server on this server's database (which has been bootstrapped, so
+    /// the new one prints no credentials and shares this one's), with its own settings.
+    /// This server may still run (several processes on one PostgreSQL database) or have
+    /// stopped (a restart). The database stays owned by `self`: drop the new server first.
+    /// # Panics
+    /// When the server does not become ready within 30 s.
+    pub async fn start_sharing(&self, env: &[(&str, &str)]) -> Self {
+        Self::spawn(self.db.share(), env, Some(self.admin.clone())).await
+    }
+
+    /// Starts `rapport serve`; reads the bootstrap credentials from its stdout unless
+    /// `admin` is given (the database was bootstrapped before).
+    async fn spawn(db: TestDb, env: &[(&str, &str)], admin: Option<Credentials>) -> Self {
         let port = free_port();
         let log = db.dir().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -252,6 +283,31 @@ impl Server {
             .spawn()
             .expect("start rapport");
         let stdout = child.stdout.take().expect("stdout");
+        let admin = match admin {
+            Some(admin) => {
+                // Nothing to read: keep draining so the server never blocks on a full pipe.
+                std::thread::spawn(move || {
+                    let mut sink = Vec::new();
+                    let _ = BufReader::new(stdout).read_to_end(&mut sink);
+                });
+                admin
+            }
+            None => Self::bootstrap_credentials(stdout, &log).await,
+        };
+        let server = Self {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            admin,
+            child: Some(child),
+            log,
+            db,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    /// The credentials a first start prints as its first line of stdout.
+    async fn bootstrap_credentials(stdout: std::process::ChildStdout, log: &std::path::Path) -> Credentials {
         let first_line = tokio::task::spawn_blocking(move || {
             let mut line = String::new();
             let mut r = BufReader::new(stdout);
@@ -266,25 +322,15 @@ impl Server {
         .await
         .expect("read stdout");
         let boot: Value = serde_json::from_str(&first_line).unwrap_or_else(|_| {
-            let logs = std::fs::read_to_string(&log).unwrap_or_default();
+            let logs = std::fs::read_to_string(log).unwrap_or_default();
             panic!("no bootstrap credentials on stdout: {first_line:?}\n{logs}")
         });
         let b = &boot["bootstrap"];
-        let admin = Credentials {
+        Credentials {
             client_id: b["client_id"].as_str().expect("client_id").to_owned(),
             client_secret: b["client_secret"].as_str().expect("client_secret").to_owned(),
             workspace_id: b["workspace_id"].as_str().expect("workspace_id").to_owned(),
-        };
-        let server = Self {
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-            admin,
-            child: Some(child),
-            log,
-            db,
-        };
-        server.wait_ready().await;
-        server
+        }
     }
 
     async fn wait_ready(&self) {
@@ -320,6 +366,23 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the server with SIGKILL (a crash: no shutdown runs) and reaps it.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let killed = Command::new("kill").args(["-9", &pid]).status();
+        if !killed.is_ok_and(|s| s.success()) {
+            // `Child::kill` is SIGKILL on Unix too.
+            let _ = child.kill();
+        }
+        child.wait().expect("reap the killed server")
     }
 
     /// Runs a `rapport` subcommand against this server's database; returns its JSON
