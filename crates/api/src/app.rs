@@ -16,6 +16,8 @@ pub struct App {
     /// Turns for batch upserts (`batch_concurrency`): a burst of large batches queues here
     /// instead of holding every pooled connection and starving single-record requests.
     pub batches: tokio::sync::Semaphore,
+    /// The client webhooks are delivered with.
+    pub webhooks: reqwest::Client,
 }
 
 /// Why the application could not start.
@@ -54,8 +56,10 @@ impl App {
             }
         };
         let tokens = Tokens::new(&settings, &secret).map_err(StartError::Other)?;
+        let webhooks = crate::webhooks::client(&settings).map_err(StartError::Other)?;
         Ok(Self {
             db,
+            webhooks,
             batches: tokio::sync::Semaphore::new(settings.batch_concurrency),
             settings,
             tokens,

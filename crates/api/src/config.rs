@@ -50,6 +50,15 @@ pub struct Settings {
     pub consent_confirmation_seconds: i64,
     /// How long events stay readable in the feed.
     pub event_retention_days: i64,
+    /// Deliver webhooks to private and loopback addresses (development and tests).
+    pub webhook_allow_private: bool,
+    /// Accept `http://` webhook URLs.
+    pub webhook_allow_http: bool,
+    pub webhook_timeout_seconds: u64,
+    /// Seconds before each attempt after the previous one fails (first: at once).
+    pub webhook_retry_schedule: Vec<u64>,
+    /// How long a worker holds a claimed delivery before another may take it.
+    pub webhook_lease_seconds: i64,
     pub shutdown_timeout_seconds: u64,
     pub bootstrap: bool,
     pub graphql_max_depth: usize,
@@ -58,7 +67,7 @@ pub struct Settings {
 
 /// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
 /// the key in upper case (`DATABASE_URL` is also read without the prefix).
-pub const KEYS: [&str; 25] = [
+pub const KEYS: [&str; 30] = [
     "listen",
     "database_url",
     "db_max_connections",
@@ -80,6 +89,11 @@ pub const KEYS: [&str; 25] = [
     "batch_concurrency",
     "consent_confirmation_seconds",
     "event_retention_days",
+    "webhook_allow_private",
+    "webhook_allow_http",
+    "webhook_timeout_seconds",
+    "webhook_retry_schedule",
+    "webhook_lease_seconds",
     "shutdown_timeout_seconds",
     "bootstrap",
     "graphql_max_depth",
@@ -182,6 +196,28 @@ impl Layers {
     fn secret(&self, key: &str) -> Option<SecretString> {
         self.text(key).map(SecretString::from)
     }
+}
+
+/// Parses a retry schedule: seconds before each attempt, comma-separated, 1 to 20 of
+/// them, each at most a day; the Standard Webhooks schedule by default.
+fn schedule(raw: Option<&str>) -> Result<Vec<u64>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(rapport_domain::webhook::STANDARD_SCHEDULE.to_vec());
+    };
+    let bad = || {
+        ConfigError(format!(
+            "webhook_retry_schedule: '{raw}' is not 1 to 20 comma-separated seconds (each at most 86400)"
+        ))
+    };
+    let steps: Vec<u64> = raw
+        .split(',')
+        .map(|p| p.trim().parse::<u64>().ok().filter(|s| *s <= 86_400))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    if steps.is_empty() || steps.len() > 20 {
+        return Err(bad());
+    }
+    Ok(steps)
 }
 
 impl Settings {
@@ -288,6 +324,11 @@ impl Settings {
             )?,
             consent_confirmation_seconds: l.parse("consent_confirmation_seconds", 72 * 3600)?,
             event_retention_days: l.parse("event_retention_days", 30)?,
+            webhook_allow_private: l.parse("webhook_allow_private", false)?,
+            webhook_allow_http: l.parse("webhook_allow_http", false)?,
+            webhook_timeout_seconds: l.parse("webhook_timeout_seconds", 10)?,
+            webhook_retry_schedule: schedule(l.text("webhook_retry_schedule").as_deref())?,
+            webhook_lease_seconds: l.parse("webhook_lease_seconds", 60)?,
             shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
             bootstrap: l.parse("bootstrap", true)?,
             graphql_max_depth: l.parse("graphql_max_depth", 12)?,
@@ -311,6 +352,12 @@ impl Settings {
             return Err(ConfigError(
                 "consent_confirmation_seconds must be between 1 and 2592000 (30 days)".into(),
             ));
+        }
+        if !(1..=300).contains(&self.webhook_timeout_seconds) {
+            return Err(ConfigError("webhook_timeout_seconds must be between 1 and 300".into()));
+        }
+        if !(1..=3600).contains(&self.webhook_lease_seconds) {
+            return Err(ConfigError("webhook_lease_seconds must be between 1 and 3600".into()));
         }
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(ConfigError("event_retention_days must be between 1 and 3650".into()));

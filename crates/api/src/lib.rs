@@ -14,6 +14,7 @@ pub mod logging;
 pub mod openapi;
 pub mod rest;
 pub mod service;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -42,7 +43,8 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
     let parsed = web::Data::new(graphql::ParsedQueries::new(256));
     let metrics = web::Data::new(app.metrics.clone());
     let app = web::Data::new(app);
-    let jobs = jobs::spawn(&app);
+    let mut jobs = jobs::spawn(&app);
+    jobs.push(tokio::spawn(webhooks::worker::run(app.clone())));
     let server_app = app.clone();
     let mut server = HttpServer::new(move || {
         ActixApp::new()

@@ -27,10 +27,12 @@ pub enum EventType {
     CompanyUpdated,
     #[serde(rename = "company.deleted")]
     CompanyDeleted,
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
@@ -40,6 +42,7 @@ impl EventType {
         EventType::CompanyCreated,
         EventType::CompanyUpdated,
         EventType::CompanyDeleted,
+        EventType::WebhookDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl EventType {
             EventType::CompanyCreated => "company.created",
             EventType::CompanyUpdated => "company.updated",
             EventType::CompanyDeleted => "company.deleted",
+            EventType::WebhookDisabled => "webhook.disabled",
         }
     }
 }
@@ -85,6 +89,9 @@ impl EventType {
                 "A company changed. `object`: the company after; `changed_fields` and `previous`."
             }
             EventType::CompanyDeleted => "A company was deleted. `object`: the company as it was.",
+            EventType::WebhookDisabled => {
+                "A webhook endpoint was disabled after failing persistently or answering 410. `object`: the endpoint; `reason`."
+            }
         }
     }
 }

@@ -100,6 +100,14 @@ id_type!(
     /// A data-subject erasure request.
     ErasureId
 );
+id_type!(
+    /// A webhook endpoint.
+    WebhookId
+);
+id_type!(
+    /// One event's delivery to one webhook endpoint.
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests {

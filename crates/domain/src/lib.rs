@@ -17,12 +17,13 @@ pub mod phone;
 pub mod privacy;
 pub mod scope;
 pub mod text;
+pub mod webhook;
 mod wire;
 
 pub use error::{DomainError, FieldError};
 pub use ids::{
-    ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, ErasureId, EventId, TransitionId,
-    WorkspaceId,
+    ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, DeliveryId, ErasureId, EventId,
+    TransitionId, WebhookId, WorkspaceId,
 };
 
 /// Timestamps are kept to the microsecond: both PostgreSQL and SQLite store that

@@ -18,10 +18,11 @@ pub enum Scope {
     ConsentManage,
     PrivacyErase,
     EventsRead,
+    WebhooksManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 13] = [
         Scope::Admin,
         Scope::ContactsRead,
         Scope::ContactsWrite,
@@ -34,6 +35,7 @@ impl Scope {
         Scope::ConsentManage,
         Scope::PrivacyErase,
         Scope::EventsRead,
+        Scope::WebhooksManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +52,7 @@ impl Scope {
             Scope::ConsentManage => "consent:manage",
             Scope::PrivacyErase => "privacy:erase",
             Scope::EventsRead => "events:read",
+            Scope::WebhooksManage => "webhooks:manage",
         }
     }
 

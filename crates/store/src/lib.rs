@@ -21,6 +21,7 @@ pub mod page;
 pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use db::{Backend, Db, DbOptions, Tx, db_options, savepoint};

@@ -68,7 +68,7 @@ pub async fn push(db: &impl ConnectionTrait, events: &[Event]) -> Result<(), Sto
     Ok(())
 }
 
-fn stored(m: event::Model) -> StoredEvent {
+pub(crate) fn stored(m: event::Model) -> StoredEvent {
     StoredEvent {
         id: EventId::from_uuid(m.id),
         kind: m.kind,
@@ -164,6 +164,37 @@ pub async fn list(
         q = q.filter(event::Column::Id.gt(a.uuid()));
     }
     Ok(q.order_by_asc(event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(stored)
+        .collect())
+}
+
+/// One event of the workspace.
+pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, id: EventId) -> Result<Option<StoredEvent>, StoreError> {
+    Ok(event::Entity::find_by_id((ws.uuid(), id.uuid()))
+        .one(db)
+        .await?
+        .map(stored))
+}
+
+/// The workspace's sequenced events that occurred in `[since, until)`, in feed order
+/// (replays), at most `limit`.
+pub async fn between(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    Ok(event::Entity::find()
+        .filter(event::Column::WorkspaceId.eq(ws.uuid()))
+        .filter(event::Column::Position.is_not_null())
+        .filter(event::Column::OccurredAt.gte(since))
+        .filter(event::Column::OccurredAt.lt(until))
+        .order_by_asc(event::Column::Position)
         .limit(limit)
         .all(db)
         .await?

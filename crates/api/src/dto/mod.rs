@@ -9,5 +9,6 @@ pub mod consent;
 pub mod contacts;
 pub mod events;
 pub mod page;
+pub mod webhooks;
 
 pub use page::PageInfo;

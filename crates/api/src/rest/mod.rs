@@ -12,6 +12,7 @@ pub mod lifecycle;
 mod methods;
 pub mod ops;
 pub mod privacy;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -112,6 +113,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(privacy::erase)
         .service(events::feed)
         .service(events::types)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::get)
+        .service(webhooks::update)
+        .service(webhooks::remove)
+        .service(webhooks::rotate)
+        .service(webhooks::test)
+        .service(webhooks::deliveries)
+        .service(webhooks::attempts)
+        .service(webhooks::retry)
+        .service(webhooks::replay)
         .service(companies::create)
         .service(companies::list)
         .service(companies::get)

@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod privacy;
 pub mod seed;
 pub mod upserts;
+pub mod webhooks;
 
 use rapport_domain::event::{Event, EventType};
 use serde::Serialize;
