@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A webhook endpoint.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema, async_graphql::SimpleObject)]
+#[graphql(name = "Webhook")]
 pub struct WebhookDto {
     pub id: Uuid,
     pub url: String,
@@ -105,7 +106,8 @@ pub struct RotatedSecret {
 }
 
 /// One test delivery.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, async_graphql::SimpleObject)]
+#[graphql(name = "WebhookTestResult")]
 pub struct TestResult {
     pub ok: bool,
     pub status_code: Option<u16>,
@@ -114,7 +116,8 @@ pub struct TestResult {
 }
 
 /// One event's delivery to an endpoint.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema, async_graphql::SimpleObject)]
+#[graphql(name = "WebhookDelivery")]
 pub struct DeliveryDto {
     pub id: Uuid,
     pub event_id: Uuid,
@@ -149,7 +152,8 @@ impl From<&Delivery> for DeliveryDto {
 crate::list_type!(DeliveryList, DeliveryDto);
 
 /// One attempt.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema, async_graphql::SimpleObject)]
+#[graphql(name = "WebhookAttempt")]
 pub struct AttemptDto {
     pub attempted_at: DateTime<Utc>,
     pub status_code: Option<i32>,

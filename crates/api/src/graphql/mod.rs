@@ -8,6 +8,7 @@ mod contact_mutations;
 mod contacts;
 mod events;
 mod loaders;
+mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -28,6 +29,7 @@ pub struct Query(
     companies::CompanyQuery,
     consent::ConsentQuery,
     events::EventQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Every mutation.
@@ -36,6 +38,7 @@ pub struct Mutation(
     contact_mutations::ContactMutation,
     companies::CompanyMutation,
     consent::ConsentMutation,
+    webhooks::WebhookMutation,
 );
 
 /// The schema type.
