@@ -307,7 +307,10 @@ pub async fn dispatch(db: &crate::Db, batch: u64) -> Result<usize, StoreError> {
     let mut rows = Vec::new();
     for (ws, ev) in &events {
         for (ews, ep) in &endpoints {
-            if ews == ws && ev.position.is_some_and(|p| p > ep.start_position) && wants(ep, ev) {
+            // Changes made before the endpoint existed are not its business, even when
+            // their events were numbered after it was created.
+            let after_creation = ev.position.is_some_and(|p| p > ep.start_position) && ev.occurred_at >= ep.created_at;
+            if ews == ws && after_creation && wants(ep, ev) {
                 rows.push(pending(*ws, ep.id, ev, now));
             }
         }
