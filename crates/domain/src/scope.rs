@@ -19,10 +19,11 @@ pub enum Scope {
     PrivacyErase,
     EventsRead,
     WebhooksManage,
+    ConnectorsManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 13] = [
+    pub const ALL: [Scope; 14] = [
         Scope::Admin,
         Scope::ContactsRead,
         Scope::ContactsWrite,
@@ -36,6 +37,7 @@ impl Scope {
         Scope::PrivacyErase,
         Scope::EventsRead,
         Scope::WebhooksManage,
+        Scope::ConnectorsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +55,7 @@ impl Scope {
             Scope::PrivacyErase => "privacy:erase",
             Scope::EventsRead => "events:read",
             Scope::WebhooksManage => "webhooks:manage",
+            Scope::ConnectorsManage => "connectors:manage",
         }
     }
 

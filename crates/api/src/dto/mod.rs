@@ -5,6 +5,7 @@
 pub mod api_clients;
 pub mod attributes;
 pub mod companies;
+pub mod connectors;
 pub mod consent;
 pub mod contacts;
 pub mod events;

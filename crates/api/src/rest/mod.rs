@@ -5,6 +5,7 @@ pub mod api_clients;
 pub mod attributes;
 pub mod auth;
 pub mod companies;
+pub mod connectors;
 pub mod consent;
 pub mod contacts;
 pub mod events;
@@ -124,6 +125,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(webhooks::attempts)
         .service(webhooks::retry)
         .service(webhooks::replay)
+        .service(connectors::ingest_scope(batch_limit))
+        .service(connectors::create)
+        .service(connectors::list)
+        .service(connectors::get)
+        .service(connectors::update)
+        .service(connectors::rotate)
+        .service(connectors::remove)
         .service(companies::create)
         .service(companies::list)
         .service(companies::get)

@@ -40,6 +40,43 @@ pub async fn create(app: &App, who: &Caller, input: CompanyInput) -> Result<Comp
     Ok(company)
 }
 
+/// Creates or updates the company with the input's domain (connectors' `company.upsert`).
+/// # Errors
+/// As [`create`] and [`update`]; 422 without a domain.
+pub async fn upsert_by_domain(
+    app: &App,
+    who: &Caller,
+    input: CompanyInput,
+) -> Result<(Company, super::Outcome), ApiError> {
+    who.require(Scope::CompaniesWrite)?;
+    let rapport_domain::patch::Patch::Set(raw) = &input.domain else {
+        return Err(ApiError::invalid(
+            "/domain",
+            "required",
+            "an upsert matches companies by domain",
+        ));
+    };
+    let domain = rapport_domain::company::domain(raw, "/domain")?;
+    let filter = CompanyFilter {
+        domain: Some(domain),
+        ..Default::default()
+    };
+    let found = companies::list(app.db.read(), who.workspace(), &filter, Order::default(), None, 1).await?;
+    match found.items.first() {
+        Some(c) => {
+            let before = c.version;
+            let after = update(app, who, c.id, input, Precondition::None).await?;
+            let outcome = if after.version == before {
+                super::Outcome::Unchanged
+            } else {
+                super::Outcome::Updated
+            };
+            Ok((after, outcome))
+        }
+        None => Ok((create(app, who, input).await?, super::Outcome::Created)),
+    }
+}
+
 /// One company.
 /// # Errors
 /// 403 without `companies:read`; 404.

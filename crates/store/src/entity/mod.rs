@@ -3,6 +3,7 @@
 pub mod api_client;
 pub mod attribute_definition;
 pub mod company;
+pub mod connector;
 pub mod consent_confirmation;
 pub mod consent_event;
 pub mod consent_purpose;

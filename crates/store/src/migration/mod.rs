@@ -8,6 +8,7 @@ mod m0001_initial;
 mod m0002_consent;
 mod m0003_event_positions;
 mod m0004_webhooks;
+mod m0005_connectors;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_consent::Migration),
             Box::new(m0003_event_positions::Migration),
             Box::new(m0004_webhooks::Migration),
+            Box::new(m0005_connectors::Migration),
         ]
     }
 
