@@ -72,7 +72,7 @@ pub async fn serve(app: App, on_bound: impl FnOnce(std::net::SocketAddr)) -> std
                 web::resource("/graphql")
                     .app_data(BodyLimit(body_limit))
                     .route(web::post().to(graphql::post))
-                    .route(web::get().to(graphql::graphiql))
+                    .route(web::get().to(graphql::get))
                     .default_service(web::to(rest::not_found)),
             )
             .service(web::resource("/docs").route(web::get().to(|| async {

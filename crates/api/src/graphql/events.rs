@@ -25,6 +25,22 @@ pub struct EventGql {
     pub data_version: i32,
 }
 
+/// An event as GraphQL shows it.
+pub(crate) fn node(e: rapport_store::outbox::StoredEvent) -> EventGql {
+    EventGql {
+        id: ID(e.id.to_string()),
+        kind: e.kind,
+        position: e.position.unwrap_or_default(),
+        occurred_at: e.occurred_at,
+        actor: Actor {
+            kind: e.actor_type,
+            id: e.actor_id,
+        },
+        data: Json(e.data),
+        data_version: e.data_version,
+    }
+}
+
 /// One entry of the event catalogue.
 #[derive(SimpleObject)]
 pub struct EventTypeInfo {
@@ -58,20 +74,8 @@ impl EventQuery {
             .gql()?;
         let mut conn = Connection::new(position.is_some(), page.has_more);
         for e in page.events {
-            let position = e.position.unwrap_or_default();
-            let node = EventGql {
-                id: ID(e.id.to_string()),
-                kind: e.kind,
-                position,
-                occurred_at: e.occurred_at,
-                actor: Actor {
-                    kind: e.actor_type,
-                    id: e.actor_id,
-                },
-                data: Json(e.data),
-                data_version: e.data_version,
-            };
-            conn.edges.push(Edge::new(position.to_string(), node));
+            let n = node(e);
+            conn.edges.push(Edge::new(n.position.to_string(), n));
         }
         Ok(conn)
     }

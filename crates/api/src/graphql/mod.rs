@@ -8,12 +8,13 @@ mod contact_mutations;
 mod contacts;
 mod events;
 mod loaders;
+mod subscription;
 mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, Schema};
+use async_graphql::{ErrorExtensions, MergedObject, Schema};
 
 use crate::app::App;
 use crate::auth::{self, Caller};
@@ -42,11 +43,11 @@ pub struct Mutation(
 );
 
 /// The schema type.
-pub type RapportSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type RapportSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
 
 /// Builds the schema with depth and complexity limits.
 pub fn schema(max_depth: usize, max_complexity: usize) -> RapportSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), subscription::SubscriptionRoot)
         .limit_depth(max_depth)
         .limit_complexity(max_complexity)
         .finish()
@@ -159,9 +160,26 @@ pub async fn post(
     Ok(HttpResponse::Ok().json(response))
 }
 
-/// `GET /graphql`: the GraphiQL explorer.
-pub async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").finish())
+/// `GET /graphql`: a WebSocket for subscriptions when the request asks to upgrade,
+/// else the GraphiQL explorer.
+pub async fn get(
+    app: web::Data<App>,
+    schema: web::Data<RapportSchema>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let upgrade = req
+        .headers()
+        .get(actix_web::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return subscription::connect(app, schema, req, body).await;
+    }
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .finish(),
+    ))
 }
