@@ -39,7 +39,9 @@ schema:
 ci: lint test
 
 ## bench: seed a fresh database, load the real server over loopback, compare with pgbench
-## (BENCH_DB=sqlite for SQLite; see tests/src/bin/rapport-bench/main.rs for settings)
+## and webhook delivery throughput (BENCH_DB=sqlite for SQLite; settings in the two binaries'
+## headers: tests/src/bin/rapport-bench/main.rs, tests/src/bin/rapport-bench-webhooks.rs)
 bench:
-	cargo build --release -p rapport-api --bin rapport -p rapport-tests --bin rapport-bench
+	cargo build --release -p rapport-api --bin rapport -p rapport-tests --bin rapport-bench --bin rapport-bench-webhooks
 	./target/release/rapport-bench
+	./target/release/rapport-bench-webhooks

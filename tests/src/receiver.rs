@@ -88,6 +88,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// When the request was read whole.
     pub at: Instant,
+    /// The same moment on the wall clock (to compare with event times).
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Received {
@@ -495,6 +497,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<Received> {
         headers,
         body,
         at: Instant::now(),
+        received_at: chrono::Utc::now(),
     })
 }
 

@@ -97,7 +97,10 @@ async fn subscriptions_need_a_token_the_scope_and_stay_in_their_workspace(s: Ser
     // No token: the connection is refused.
     let mut anonymous = open(&s, json!({})).await;
     let answer = next(&mut anonymous, Duration::from_secs(5)).await;
-    assert!(answer.as_ref().is_none_or(|m| m["type"] != "connection_ack"), "{answer:?}");
+    assert!(
+        answer.as_ref().is_none_or(|m| m["type"] != "connection_ack"),
+        "{answer:?}"
+    );
 
     // A token without events:read: the subscription is refused with the REST code.
     let reader = Api::with(&s, "contacts:read").await;
@@ -110,7 +113,10 @@ async fn subscriptions_need_a_token_the_scope_and_stay_in_their_workspace(s: Ser
     let refused = next(&mut ws, Duration::from_secs(5)).await.unwrap();
     // A resolver error, as GraphQL reports it: no data, the error with its code.
     assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
-    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "insufficient_scope");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "insufficient_scope"
+    );
 
     // Another workspace's subscriber sees nothing of this one.
     let (_, other) = s.other_workspace().await;

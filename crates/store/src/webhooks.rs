@@ -379,29 +379,66 @@ pub async fn claim(
         due
     };
     let rows = due.all(&tx).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement each: mark the claims, read their endpoints, read their events.
+    wd::Entity::update_many()
+        .col_expr(wd::Column::Status, Expr::value("delivering"))
+        .col_expr(wd::Column::ClaimedUntil, Expr::value(now + lease))
+        .filter(
+            Expr::tuple([
+                Expr::col(wd::Column::WorkspaceId).into(),
+                Expr::col(wd::Column::Id).into(),
+            ])
+            .in_tuples(rows.iter().map(|m| (m.workspace_id, m.id))),
+        )
+        .exec(&tx)
+        .await?;
+    let mut endpoint_keys: Vec<(uuid::Uuid, uuid::Uuid)> =
+        rows.iter().map(|m| (m.workspace_id, m.endpoint_id)).collect();
+    endpoint_keys.sort();
+    endpoint_keys.dedup();
+    let endpoints: std::collections::HashMap<(uuid::Uuid, uuid::Uuid), Endpoint> = we::Entity::find()
+        .filter(
+            Expr::tuple([
+                Expr::col(we::Column::WorkspaceId).into(),
+                Expr::col(we::Column::Id).into(),
+            ])
+            .in_tuples(endpoint_keys),
+        )
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| Ok(((m.workspace_id, m.id), Endpoint::try_from(m)?)))
+        .collect::<Result<_, StoreError>>()?;
+    let events: std::collections::HashMap<(uuid::Uuid, uuid::Uuid), StoredEvent> = event::Entity::find()
+        .filter(
+            Expr::tuple([
+                Expr::col(event::Column::WorkspaceId).into(),
+                Expr::col(event::Column::Id).into(),
+            ])
+            .in_tuples(rows.iter().map(|m| (m.workspace_id, m.event_id))),
+        )
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| ((m.workspace_id, m.id), crate::outbox::stored(m)))
+        .collect();
+    tx.commit().await?;
     let mut out = Vec::with_capacity(rows.len());
     for m in rows {
-        wd::Entity::update_many()
-            .col_expr(wd::Column::Status, Expr::value("delivering"))
-            .col_expr(wd::Column::ClaimedUntil, Expr::value(now + lease))
-            .filter(wd::Column::WorkspaceId.eq(m.workspace_id))
-            .filter(wd::Column::Id.eq(m.id))
-            .exec(&tx)
-            .await?;
-        let ws = WorkspaceId::from_uuid(m.workspace_id);
-        let endpoint = get(&tx, ws, WebhookId::from_uuid(m.endpoint_id)).await?;
-        let ev = event::Entity::find_by_id((m.workspace_id, m.event_id))
-            .one(&tx)
-            .await?
-            .map(crate::outbox::stored);
+        let Some(endpoint) = endpoints.get(&(m.workspace_id, m.endpoint_id)).cloned() else {
+            continue;
+        };
+        let event = events.get(&(m.workspace_id, m.event_id)).cloned();
         out.push(Claimed {
-            workspace: ws,
+            workspace: WorkspaceId::from_uuid(m.workspace_id),
             delivery: m.into(),
             endpoint,
-            event: ev,
+            event,
         });
     }
-    tx.commit().await?;
     Ok(out)
 }
 
