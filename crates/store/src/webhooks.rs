@@ -388,8 +388,8 @@ pub async fn claim(
         .col_expr(wd::Column::ClaimedUntil, Expr::value(now + lease))
         .filter(
             Expr::tuple([
-                Expr::col(wd::Column::WorkspaceId).into(),
-                Expr::col(wd::Column::Id).into(),
+                Expr::col(wd::Column::WorkspaceId),
+                Expr::col(wd::Column::Id),
             ])
             .in_tuples(rows.iter().map(|m| (m.workspace_id, m.id))),
         )
@@ -402,8 +402,8 @@ pub async fn claim(
     let endpoints: std::collections::HashMap<(uuid::Uuid, uuid::Uuid), Endpoint> = we::Entity::find()
         .filter(
             Expr::tuple([
-                Expr::col(we::Column::WorkspaceId).into(),
-                Expr::col(we::Column::Id).into(),
+                Expr::col(we::Column::WorkspaceId),
+                Expr::col(we::Column::Id),
             ])
             .in_tuples(endpoint_keys),
         )
@@ -415,8 +415,8 @@ pub async fn claim(
     let events: std::collections::HashMap<(uuid::Uuid, uuid::Uuid), StoredEvent> = event::Entity::find()
         .filter(
             Expr::tuple([
-                Expr::col(event::Column::WorkspaceId).into(),
-                Expr::col(event::Column::Id).into(),
+                Expr::col(event::Column::WorkspaceId),
+                Expr::col(event::Column::Id),
             ])
             .in_tuples(rows.iter().map(|m| (m.workspace_id, m.event_id))),
         )
