@@ -31,6 +31,16 @@ impl Modify for BearerAuth {
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
+    components(schemas(
+        crate::dto::events::payloads::ContactEventData,
+        crate::dto::events::payloads::ContactUpdatedData,
+        crate::dto::events::payloads::StageChangedData,
+        crate::dto::events::payloads::ContactErasedData,
+        crate::dto::events::payloads::ConsentUpdatedData,
+        crate::dto::events::payloads::CompanyEventData,
+        crate::dto::events::payloads::CompanyUpdatedData,
+        crate::dto::events::payloads::WebhookDisabledData,
+    )),
     paths(
         rest::auth::token,
         rest::contacts::create,

@@ -387,11 +387,8 @@ pub async fn claim(
         .col_expr(wd::Column::Status, Expr::value("delivering"))
         .col_expr(wd::Column::ClaimedUntil, Expr::value(now + lease))
         .filter(
-            Expr::tuple([
-                Expr::col(wd::Column::WorkspaceId),
-                Expr::col(wd::Column::Id),
-            ])
-            .in_tuples(rows.iter().map(|m| (m.workspace_id, m.id))),
+            Expr::tuple([Expr::col(wd::Column::WorkspaceId), Expr::col(wd::Column::Id)])
+                .in_tuples(rows.iter().map(|m| (m.workspace_id, m.id))),
         )
         .exec(&tx)
         .await?;
@@ -400,13 +397,7 @@ pub async fn claim(
     endpoint_keys.sort();
     endpoint_keys.dedup();
     let endpoints: std::collections::HashMap<(uuid::Uuid, uuid::Uuid), Endpoint> = we::Entity::find()
-        .filter(
-            Expr::tuple([
-                Expr::col(we::Column::WorkspaceId),
-                Expr::col(we::Column::Id),
-            ])
-            .in_tuples(endpoint_keys),
-        )
+        .filter(Expr::tuple([Expr::col(we::Column::WorkspaceId), Expr::col(we::Column::Id)]).in_tuples(endpoint_keys))
         .all(&tx)
         .await?
         .into_iter()
@@ -414,11 +405,8 @@ pub async fn claim(
         .collect::<Result<_, StoreError>>()?;
     let events: std::collections::HashMap<(uuid::Uuid, uuid::Uuid), StoredEvent> = event::Entity::find()
         .filter(
-            Expr::tuple([
-                Expr::col(event::Column::WorkspaceId),
-                Expr::col(event::Column::Id),
-            ])
-            .in_tuples(rows.iter().map(|m| (m.workspace_id, m.event_id))),
+            Expr::tuple([Expr::col(event::Column::WorkspaceId), Expr::col(event::Column::Id)])
+                .in_tuples(rows.iter().map(|m| (m.workspace_id, m.event_id))),
         )
         .all(&tx)
         .await?

@@ -55,6 +55,8 @@ pub struct EventTypeDto {
     pub description: &'static str,
     /// The version of its `data` shape.
     pub data_version: i32,
+    /// Where its `data` is described in the OpenAPI document.
+    pub data_schema: &'static str,
 }
 
 impl From<EventType> for EventTypeDto {
@@ -63,6 +65,7 @@ impl From<EventType> for EventTypeDto {
             kind: t.as_str(),
             description: t.description(),
             data_version: 1,
+            data_schema: data_schema(t),
         }
     }
 }
@@ -71,4 +74,101 @@ impl From<EventType> for EventTypeDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventTypeList {
     pub data: Vec<EventTypeDto>,
+}
+
+/// The `data` of each event type, for the catalogue: `object` is always the record's
+/// API representation as it is after the change (or was, for deletions).
+pub mod payloads {
+    use chrono::{DateTime, Utc};
+    use serde::Serialize;
+    use utoipa::ToSchema;
+    use uuid::Uuid;
+
+    use crate::dto::companies::CompanyDto;
+    use crate::dto::consent::{ConsentEventDto, ConsentStateDto, ErasureDto};
+    use crate::dto::contacts::{ContactDto, TransitionDto};
+    use crate::dto::webhooks::WebhookDto;
+
+    /// `contact.created`, `contact.deleted`.
+    #[derive(Serialize, ToSchema)]
+    pub struct ContactEventData {
+        pub object: ContactDto,
+    }
+
+    /// `contact.updated`.
+    #[derive(Serialize, ToSchema)]
+    pub struct ContactUpdatedData {
+        pub object: ContactDto,
+        /// The top-level fields that changed.
+        pub changed_fields: Vec<String>,
+        /// Their values before the change.
+        #[schema(value_type = Object)]
+        pub previous: serde_json::Value,
+    }
+
+    /// `contact.stage_changed`.
+    #[derive(Serialize, ToSchema)]
+    pub struct StageChangedData {
+        pub object: ContactDto,
+        pub transition: TransitionDto,
+    }
+
+    /// The erased contact, in `contact.erased`.
+    #[derive(Serialize, ToSchema)]
+    pub struct ErasedContact {
+        pub id: Uuid,
+        pub erased_at: DateTime<Utc>,
+    }
+
+    /// `contact.erased`.
+    #[derive(Serialize, ToSchema)]
+    pub struct ContactErasedData {
+        pub object: ErasedContact,
+        pub erasure: ErasureDto,
+    }
+
+    /// `consent.updated`.
+    #[derive(Serialize, ToSchema)]
+    pub struct ConsentUpdatedData {
+        pub object: ConsentEventDto,
+        /// The purpose's effective state after the event.
+        pub effective: ConsentStateDto,
+        pub contact_id: Uuid,
+    }
+
+    /// `company.created`, `company.deleted`.
+    #[derive(Serialize, ToSchema)]
+    pub struct CompanyEventData {
+        pub object: CompanyDto,
+    }
+
+    /// `company.updated`.
+    #[derive(Serialize, ToSchema)]
+    pub struct CompanyUpdatedData {
+        pub object: CompanyDto,
+        pub changed_fields: Vec<String>,
+        #[schema(value_type = Object)]
+        pub previous: serde_json::Value,
+    }
+
+    /// `webhook.disabled`.
+    #[derive(Serialize, ToSchema)]
+    pub struct WebhookDisabledData {
+        pub object: WebhookDto,
+        pub reason: String,
+    }
+}
+
+/// The schema (in the OpenAPI document's components) of an event type's `data`.
+pub fn data_schema(t: EventType) -> &'static str {
+    match t {
+        EventType::ContactCreated | EventType::ContactDeleted => "#/components/schemas/ContactEventData",
+        EventType::ContactUpdated => "#/components/schemas/ContactUpdatedData",
+        EventType::ContactStageChanged => "#/components/schemas/StageChangedData",
+        EventType::ContactErased => "#/components/schemas/ContactErasedData",
+        EventType::ConsentUpdated => "#/components/schemas/ConsentUpdatedData",
+        EventType::CompanyCreated | EventType::CompanyDeleted => "#/components/schemas/CompanyEventData",
+        EventType::CompanyUpdated => "#/components/schemas/CompanyUpdatedData",
+        EventType::WebhookDisabled => "#/components/schemas/WebhookDisabledData",
+    }
 }
