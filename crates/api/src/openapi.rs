@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, derived from the handlers' own types.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::rest;
@@ -19,6 +19,13 @@ impl Modify for BearerAuth {
                     .description(Some("An access token from POST /v1/auth/token (or from the configured identity provider). The scopes listed on each operation are those it needs."))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "webhook_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "webhook-signature",
+                "Connector pushes are signed per Standard Webhooks: `webhook-signature: v1,<base64 HMAC-SHA256 of \"{webhook-id}.{webhook-timestamp}.{body}\">` with the connector's secret, plus the `webhook-id` and `webhook-timestamp` headers.",
+            ))),
         );
     }
 }

@@ -94,7 +94,7 @@ pub async fn remove(app: web::Data<App>, who: Caller, id: web::Path<Uuid>) -> Re
 /// `webhook-id` answers the first result and applies nothing.
 #[utoipa::path(post, path = "/v1/ingest/{id}", tag = "ingestion", request_body = IngestBatch,
     params(("id" = Uuid, Path), ("webhook-id" = String, Header), ("webhook-timestamp" = String, Header), ("webhook-signature" = String, Header)),
-    responses((status = 200, body = IngestResult), WriteErrors))]
+    responses((status = 200, body = IngestResult), WriteErrors), security(("webhook_signature" = [])))]
 pub async fn ingest(
     app: web::Data<App>,
     id: web::Path<Uuid>,
