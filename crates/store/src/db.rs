@@ -188,6 +188,25 @@ impl Db {
     }
 }
 
+/// Makes the caller the only one of its kind for the rest of `tx`: on PostgreSQL a
+/// transaction-scoped advisory lock on `key` (false when another transaction holds it);
+/// on SQLite the write transaction already is.
+pub(crate) async fn only_one(tx: &Tx, key: i64) -> Result<bool, StoreError> {
+    if tx.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let lock = Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT pg_try_advisory_xact_lock({key}) AS locked"),
+    );
+    Ok(tx
+        .query_one_raw(lock)
+        .await?
+        .map(|r| r.try_get("", "locked"))
+        .transpose()?
+        .unwrap_or(false))
+}
+
 /// A savepoint inside a transaction: committing it keeps its work in the enclosing
 /// transaction, rolling it back undoes only its work.
 /// # Errors

@@ -11,7 +11,7 @@ use rapport_domain::event::{Event, EventType};
 use rapport_domain::{EventId, WorkspaceId};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use crate::entity::event;
@@ -90,19 +90,10 @@ const SEQUENCE_BATCH: u32 = 1000;
 /// 0), on SQLite the single write transaction. Returns how many were numbered.
 pub async fn sequence(db: &crate::Db) -> Result<u64, StoreError> {
     let tx = db.begin().await?;
-    let backend = tx.get_database_backend();
-    if backend == DatabaseBackend::Postgres {
-        let lock = Statement::from_string(backend, "SELECT pg_try_advisory_xact_lock(7291473116) AS locked");
-        let got: bool = tx
-            .query_one_raw(lock)
-            .await?
-            .map(|r| r.try_get("", "locked"))
-            .transpose()?
-            .unwrap_or(false);
-        if !got {
-            return Ok(0);
-        }
+    if !crate::db::only_one(&tx, 7291473116).await? {
+        return Ok(0);
     }
+    let backend = tx.get_database_backend();
     let sql = format!(
         "UPDATE events SET position = n.pos FROM (\
            SELECT workspace_id, id, (SELECT COALESCE(MAX(position), 0) FROM events) \

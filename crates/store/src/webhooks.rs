@@ -8,7 +8,6 @@ use rapport_domain::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
 };
 use serde_json::Value;
 
@@ -261,18 +260,8 @@ const NAME: &str = "webhooks";
 /// dispatcher runs at a time (advisory lock on PostgreSQL). Returns the events read.
 pub async fn dispatch(db: &crate::Db, batch: u64) -> Result<usize, StoreError> {
     let tx = db.begin().await?;
-    let backend = tx.get_database_backend();
-    if backend == DatabaseBackend::Postgres {
-        let lock = Statement::from_string(backend, "SELECT pg_try_advisory_xact_lock(7291473117) AS locked");
-        let got: bool = tx
-            .query_one_raw(lock)
-            .await?
-            .map(|r| r.try_get("", "locked"))
-            .transpose()?
-            .unwrap_or(false);
-        if !got {
-            return Ok(0);
-        }
+    if !crate::db::only_one(&tx, 7291473117).await? {
+        return Ok(0);
     }
     // Endpoints only take events after their creation, so starting from the beginning of
     // the feed schedules nothing old; it only makes the first run read what is kept.
