@@ -90,7 +90,7 @@ const SEQUENCE_BATCH: u32 = 1000;
 /// 0), on SQLite the single write transaction. Returns how many were numbered.
 pub async fn sequence(db: &crate::Db) -> Result<u64, StoreError> {
     let tx = db.begin().await?;
-    if !crate::db::only_one(&tx, 7291473116).await? {
+    if !crate::db::only_one(&tx, 7_291_473_116).await? {
         return Ok(0);
     }
     let backend = tx.get_database_backend();

@@ -260,7 +260,7 @@ const NAME: &str = "webhooks";
 /// dispatcher runs at a time (advisory lock on PostgreSQL). Returns the events read.
 pub async fn dispatch(db: &crate::Db, batch: u64) -> Result<usize, StoreError> {
     let tx = db.begin().await?;
-    if !crate::db::only_one(&tx, 7291473117).await? {
+    if !crate::db::only_one(&tx, 7_291_473_117).await? {
         return Ok(0);
     }
     // Endpoints only take events after their creation, so starting from the beginning of
