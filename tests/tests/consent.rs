@@ -110,6 +110,29 @@ async fn purposes_are_created_archived_restored_and_deleted(s: Server) {
     api.missing(&path).await;
     let again = api.send(Method::DELETE, &path, None).await;
     again.problem(404, "not_found");
+
+    // Each change is an event, in the transaction that made it.
+    let about = |kind: &'static str| {
+        let s = &s;
+        async move {
+            let all = s.events(kind).await;
+            all.into_iter()
+                .map(|(_, d)| d)
+                .filter(|d| d["object"]["key"] == "vip_news")
+                .collect::<Vec<Value>>()
+        }
+    };
+    assert_eq!(about("consent_purpose.created").await.len(), 1);
+    let updates = about("consent_purpose.updated").await;
+    assert_eq!(updates.len(), 2, "archived, then restored");
+    assert!(
+        updates[0]["changed_fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("archived"))
+    );
+    assert_eq!(updates[1]["previous"]["description"], Value::Null);
+    assert_eq!(about("consent_purpose.deleted").await.len(), 1);
 }
 
 async fn a_purpose_in_use_is_archived_rather_than_deleted(s: Server) {

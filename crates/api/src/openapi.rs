@@ -47,6 +47,8 @@ impl Modify for BearerAuth {
         crate::dto::events::payloads::CompanyEventData,
         crate::dto::events::payloads::CompanyUpdatedData,
         crate::dto::events::payloads::WebhookDisabledData,
+        crate::dto::events::payloads::PurposeEventData,
+        crate::dto::events::payloads::PurposeUpdatedData,
     )),
     paths(
         rest::auth::token,

@@ -29,10 +29,16 @@ pub enum EventType {
     CompanyDeleted,
     #[serde(rename = "webhook.disabled")]
     WebhookDisabled,
+    #[serde(rename = "consent_purpose.created")]
+    ConsentPurposeCreated,
+    #[serde(rename = "consent_purpose.updated")]
+    ConsentPurposeUpdated,
+    #[serde(rename = "consent_purpose.deleted")]
+    ConsentPurposeDeleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 13] = [
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
@@ -43,6 +49,9 @@ impl EventType {
         EventType::CompanyUpdated,
         EventType::CompanyDeleted,
         EventType::WebhookDisabled,
+        EventType::ConsentPurposeCreated,
+        EventType::ConsentPurposeUpdated,
+        EventType::ConsentPurposeDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +66,9 @@ impl EventType {
             EventType::CompanyUpdated => "company.updated",
             EventType::CompanyDeleted => "company.deleted",
             EventType::WebhookDisabled => "webhook.disabled",
+            EventType::ConsentPurposeCreated => "consent_purpose.created",
+            EventType::ConsentPurposeUpdated => "consent_purpose.updated",
+            EventType::ConsentPurposeDeleted => "consent_purpose.deleted",
         }
     }
 }
@@ -89,6 +101,13 @@ impl EventType {
                 "A company changed. `object`: the company after; `changed_fields` and `previous`."
             }
             EventType::CompanyDeleted => "A company was deleted. `object`: the company as it was.",
+            EventType::ConsentPurposeCreated => "A consent purpose was declared. `object`: the purpose.",
+            EventType::ConsentPurposeUpdated => {
+                "A consent purpose changed (or was archived). `object`: the purpose after; `changed_fields` and `previous`."
+            }
+            EventType::ConsentPurposeDeleted => {
+                "An unused consent purpose was deleted. `object`: the purpose as it was."
+            }
             EventType::WebhookDisabled => {
                 "A webhook endpoint was disabled after failing persistently or answering 410. `object`: the endpoint; `reason`."
             }

@@ -151,6 +151,21 @@ pub mod payloads {
         pub previous: serde_json::Value,
     }
 
+    /// `consent_purpose.created`, `consent_purpose.deleted`.
+    #[derive(Serialize, ToSchema)]
+    pub struct PurposeEventData {
+        pub object: crate::dto::consent::PurposeDto,
+    }
+
+    /// `consent_purpose.updated`.
+    #[derive(Serialize, ToSchema)]
+    pub struct PurposeUpdatedData {
+        pub object: crate::dto::consent::PurposeDto,
+        pub changed_fields: Vec<String>,
+        #[schema(value_type = Object)]
+        pub previous: serde_json::Value,
+    }
+
     /// `webhook.disabled`.
     #[derive(Serialize, ToSchema)]
     pub struct WebhookDisabledData {
@@ -170,5 +185,7 @@ pub fn data_schema(t: EventType) -> &'static str {
         EventType::CompanyCreated | EventType::CompanyDeleted => "#/components/schemas/CompanyEventData",
         EventType::CompanyUpdated => "#/components/schemas/CompanyUpdatedData",
         EventType::WebhookDisabled => "#/components/schemas/WebhookDisabledData",
+        EventType::ConsentPurposeCreated | EventType::ConsentPurposeDeleted => "#/components/schemas/PurposeEventData",
+        EventType::ConsentPurposeUpdated => "#/components/schemas/PurposeUpdatedData",
     }
 }

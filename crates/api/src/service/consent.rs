@@ -59,6 +59,7 @@ pub async fn create_purpose(app: &App, who: &Caller, input: NewPurpose) -> Resul
     let p = input.validate(rapport_store::now())?;
     let tx = app.db.begin().await?;
     store::insert_purpose(&tx, who.workspace(), &p).await?;
+    purpose_event(&tx, who, EventType::ConsentPurposeCreated, None, &p).await?;
     super::commit(tx).await?;
     Ok(p)
 }
@@ -89,6 +90,7 @@ pub async fn update_purpose(
         )));
     }
     store::update_purpose(&tx, who.workspace(), &before, &after).await?;
+    purpose_event(&tx, who, EventType::ConsentPurposeUpdated, Some(&before), &after).await?;
     super::commit(tx).await?;
     Ok(after)
 }
@@ -109,7 +111,24 @@ pub async fn delete_purpose(app: &App, who: &Caller, key: &str, precondition: Pr
         )));
     }
     store::delete_purpose(&tx, who.workspace(), key).await?;
+    purpose_event(&tx, who, EventType::ConsentPurposeDeleted, None, &p).await?;
     super::commit(tx).await
+}
+
+/// Writes a `consent_purpose.*` event (updates carry the changed fields).
+async fn purpose_event(
+    tx: &Tx,
+    who: &Caller,
+    kind: EventType,
+    before: Option<&Purpose>,
+    p: &Purpose,
+) -> Result<(), ApiError> {
+    let object = super::object(&crate::dto::consent::PurposeDto::from(p));
+    let changes = before
+        .map(|b| rapport_domain::event::changes(&super::object(&crate::dto::consent::PurposeDto::from(b)), &object));
+    let e = super::event(kind, who, rapport_store::now(), object, changes);
+    outbox::push(tx, &[e]).await?;
+    Ok(())
 }
 
 /// The purposes by key, for validating decisions.
