@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use crate::app::App;
 
-/// How often the sequencer looks for new events: the feed's delay after a commit.
+/// How often the sequencer looks for new events while they keep coming: the feed's
+/// delay after a commit.
 const SEQUENCE_EVERY: Duration = Duration::from_millis(100);
+/// The longest it waits when idle: it backs off so an idle server barely queries.
+const SEQUENCE_IDLE: Duration = Duration::from_secs(1);
 /// How often maintenance runs.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
 
@@ -16,21 +19,26 @@ pub fn spawn(app: &actix_web::web::Data<App>) -> Vec<tokio::task::JoinHandle<()>
     let maint = app.clone();
     vec![
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(SEQUENCE_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut wait = SEQUENCE_EVERY;
             loop {
-                every.tick().await;
+                tokio::time::sleep(wait).await;
+                let mut numbered = 0;
                 // A full batch means more may be waiting: go on without sleeping.
                 loop {
                     match rapport_store::outbox::sequence(&seq.db).await {
-                        Ok(n) if n >= 1000 => {}
-                        Ok(_) => break,
+                        Ok(n) => {
+                            numbered += n;
+                            if n < 1000 {
+                                break;
+                            }
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "event sequencing failed");
                             break;
                         }
                     }
                 }
+                wait = backoff(wait, numbered > 0, SEQUENCE_EVERY, SEQUENCE_IDLE);
             }
         }),
         tokio::spawn(async move {
@@ -41,6 +49,11 @@ pub fn spawn(app: &actix_web::web::Data<App>) -> Vec<tokio::task::JoinHandle<()>
             }
         }),
     ]
+}
+
+/// The next wait of a polling loop: back to `busy` after work, else doubled up to `idle`.
+pub(crate) fn backoff(wait: Duration, worked: bool, busy: Duration, idle: Duration) -> Duration {
+    if worked { busy } else { (wait * 2).min(idle) }
 }
 
 /// Removes expired idempotency keys and events older than the retention period.

@@ -13,8 +13,10 @@ use super::Sent;
 use crate::app::App;
 use crate::dto::events::EventDto;
 
-/// How often the worker looks for work.
+/// How often the worker looks for work while there is some.
 const EVERY: Duration = Duration::from_millis(250);
+/// The longest it waits when idle (and so the latest a due retry starts).
+const IDLE: Duration = Duration::from_secs(1);
 /// Deliveries claimed at once by one process.
 const CLAIM: u64 = 64;
 /// Deliveries in flight at once to one endpoint from one process.
@@ -24,14 +26,17 @@ const DISPATCH: u64 = 500;
 
 /// Runs until aborted.
 pub async fn run(app: web::Data<App>) {
-    let mut every = tokio::time::interval(EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = EVERY;
     loop {
-        every.tick().await;
+        tokio::time::sleep(wait).await;
+        let mut worked = false;
         loop {
             match webhooks::dispatch(&app.db, DISPATCH).await {
-                Ok(n) if n as u64 >= DISPATCH => {}
-                Ok(_) => break,
+                Ok(n) if n as u64 >= DISPATCH => worked = true,
+                Ok(n) => {
+                    worked |= n > 0;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook dispatch failed");
                     break;
@@ -48,11 +53,13 @@ pub async fn run(app: web::Data<App>) {
                 }
             };
             let full = claimed.len() as u64 >= CLAIM;
+            worked |= !claimed.is_empty();
             deliver_all(&app, claimed).await;
             if !full {
                 break;
             }
         }
+        wait = crate::jobs::backoff(wait, worked, EVERY, IDLE);
     }
 }
 
