@@ -228,8 +228,8 @@ pub fn wants(e: &Endpoint, ev: &StoredEvent) -> bool {
     e.subscription().wants(&facts)
 }
 
-/// Schedules deliveries of `events` to `endpoint` (an existing delivery of the same
-/// event is made due again). Returns how many.
+/// Schedules deliveries of `events` to `endpoint`; an existing delivery of the same
+/// event is made due again with a fresh schedule. Returns how many.
 pub async fn schedule(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
@@ -243,7 +243,13 @@ pub async fn schedule(
         wd::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::columns([wd::Column::WorkspaceId, wd::Column::EndpointId, wd::Column::EventId])
-                    .update_columns([wd::Column::Status, wd::Column::NextAttemptAt, wd::Column::UpdatedAt])
+                    .update_columns([
+                        wd::Column::Status,
+                        wd::Column::Attempts,
+                        wd::Column::NextAttemptAt,
+                        wd::Column::ClaimedUntil,
+                        wd::Column::UpdatedAt,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(db)
@@ -428,7 +434,8 @@ pub struct Outcome {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Records an attempt and the delivery's new state.
+/// Records an attempt and the delivery's new state. A delivery made due again while the
+/// attempt was in flight (a replay or a manual retry) keeps that new state.
 pub async fn finish(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
@@ -457,6 +464,7 @@ pub async fn finish(
         .col_expr(wd::Column::UpdatedAt, Expr::value(o.attempt.attempted_at))
         .filter(wd::Column::WorkspaceId.eq(ws.uuid()))
         .filter(wd::Column::Id.eq(delivery.uuid()))
+        .filter(wd::Column::Status.eq("delivering"))
         .exec(db)
         .await?;
     Ok(())
