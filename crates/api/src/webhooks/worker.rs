@@ -54,7 +54,13 @@ pub async fn run(app: web::Data<App>) {
             };
             let full = claimed.len() as u64 >= CLAIM;
             worked |= !claimed.is_empty();
-            deliver_all(&app, claimed).await;
+            // Claims not sent before their lease ends are left to whoever claims them
+            // next, so a slow endpoint never gets the same delivery from two workers.
+            let margin = Duration::from_secs(app.settings.webhook_timeout_seconds + 1);
+            let lease = Duration::from_secs(app.settings.webhook_lease_seconds.unsigned_abs());
+            let budget = if lease > margin { lease - margin } else { lease / 2 };
+            let deadline = std::time::Instant::now() + budget;
+            deliver_all(&app, claimed, deadline).await;
             if !full {
                 break;
             }
@@ -64,13 +70,16 @@ pub async fn run(app: web::Data<App>) {
 }
 
 /// Sends a claimed batch: endpoints in parallel, each at most [`PER_ENDPOINT`] at once.
-async fn deliver_all(app: &App, claimed: Vec<Claimed>) {
+async fn deliver_all(app: &App, claimed: Vec<Claimed>, deadline: std::time::Instant) {
     let mut by_endpoint: BTreeMap<uuid::Uuid, Vec<Claimed>> = BTreeMap::new();
     for c in claimed {
         by_endpoint.entry(c.endpoint.id.uuid()).or_default().push(c);
     }
     join_all(by_endpoint.into_values().map(|batch| async move {
         for group in batch.chunks(PER_ENDPOINT) {
+            if std::time::Instant::now() >= deadline {
+                return;
+            }
             join_all(group.iter().map(|c| deliver(app, c))).await;
         }
     }))
