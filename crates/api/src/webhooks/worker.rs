@@ -58,7 +58,7 @@ pub async fn run(app: web::Data<App>) {
             // next, so a slow endpoint never gets the same delivery from two workers.
             let margin = Duration::from_secs(app.settings.webhook_timeout_seconds + 1);
             let lease = Duration::from_secs(app.settings.webhook_lease_seconds.unsigned_abs());
-            let budget = if lease > margin { lease - margin } else { lease / 2 };
+            let budget = lease.checked_sub(margin).filter(|b| !b.is_zero()).unwrap_or(lease / 2);
             let deadline = std::time::Instant::now() + budget;
             deliver_all(&app, claimed, deadline).await;
             if !full {
