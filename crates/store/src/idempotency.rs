@@ -96,19 +96,23 @@ pub async fn claim(
     Ok(())
 }
 
-/// Stores the response of a claimed key.
+/// Stores the response of a claimed key, kept (and replayed) until `keep_until`. A
+/// claim is short-lived until then, so a request cut off by a crash does not block its
+/// key for long.
 pub async fn complete(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     principal: &str,
     key: &str,
     response: &StoredResponse,
+    keep_until: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     ik::Entity::update_many()
         .set(ik::ActiveModel {
             response_status: Set(Some(i32::from(response.status))),
             response_headers: Set(serde_json::to_value(&response.headers).unwrap_or(Value::Null)),
             response_body: Set(Some(response.body.clone())),
+            expires_at: Set(keep_until),
             ..Default::default()
         })
         .filter(ik::Column::WorkspaceId.eq(ws.uuid()))

@@ -251,14 +251,16 @@ async fn the_feed_shows_events_in_commit_order_and_never_skips_a_late_commit(db:
 async fn an_idempotency_key_is_claimed_once_and_replays_its_response(db: Db) {
     let ws = workspace(&db).await;
     let now = rapport_store::now();
-    let ttl = chrono::Duration::hours(24);
-    idempotency::claim(db.read(), ws, "api_client:a", "k", "h1", now, ttl)
+    // A claim lasts minutes; an answered key is kept a day.
+    let claim_for = chrono::Duration::minutes(5);
+    let keep = chrono::Duration::hours(24);
+    idempotency::claim(db.read(), ws, "api_client:a", "k", "h1", now, claim_for)
         .await
         .unwrap();
-    let again = idempotency::claim(db.read(), ws, "api_client:a", "k", "h1", now, ttl).await;
+    let again = idempotency::claim(db.read(), ws, "api_client:a", "k", "h1", now, claim_for).await;
     assert!(matches!(again, Err(StoreError::Conflict { .. })));
     // Another principal has its own key space.
-    idempotency::claim(db.read(), ws, "api_client:b", "k", "h2", now, ttl)
+    idempotency::claim(db.read(), ws, "api_client:b", "k", "h2", now, claim_for)
         .await
         .unwrap();
     let pending = idempotency::get(db.read(), ws, "api_client:a", "k", now)
@@ -271,28 +273,35 @@ async fn an_idempotency_key_is_claimed_once_and_replays_its_response(db: Db) {
         headers: vec![("location".into(), "/v1/contacts/x".into())],
         body: b"{\"id\":1}".to_vec(),
     };
-    idempotency::complete(db.read(), ws, "api_client:a", "k", &response)
+    idempotency::complete(db.read(), ws, "api_client:a", "k", &response, now + keep)
         .await
         .unwrap();
-    let done = idempotency::get(db.read(), ws, "api_client:a", "k", now)
+    let done = idempotency::get(db.read(), ws, "api_client:a", "k", now + claim_for * 2)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(done.request_hash, "h1");
     assert_eq!(done.response, Some(response));
-    // Once expired, the record is gone for readers and can be claimed again.
-    let later = now + ttl + chrono::Duration::seconds(1);
+    // A claim never answered (its request was cut off) frees its key after a few minutes.
+    let abandoned = now + claim_for + chrono::Duration::seconds(1);
+    idempotency::claim(db.read(), ws, "api_client:b", "k", "h2", abandoned, claim_for)
+        .await
+        .unwrap();
+    // Once expired, an answer is gone for readers and the key can be claimed again.
+    let later = now + keep + chrono::Duration::seconds(1);
     assert!(
         idempotency::get(db.read(), ws, "api_client:a", "k", later)
             .await
             .unwrap()
             .is_none()
     );
-    idempotency::claim(db.read(), ws, "api_client:a", "k", "h3", later, ttl)
+    idempotency::claim(db.read(), ws, "api_client:a", "k", "h3", later, claim_for)
         .await
         .unwrap();
     assert_eq!(
-        idempotency::purge_expired(db.read(), later + ttl + ttl).await.unwrap(),
+        idempotency::purge_expired(db.read(), later + keep + keep)
+            .await
+            .unwrap(),
         2
     );
 }

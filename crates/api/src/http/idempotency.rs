@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on POST: the first response (2xx or 4xx) to a key is stored for
 //! 24 hours and replayed to retries with `Idempotent-Replayed: true`; the same key with a
 //! different request is refused (422); a retry while the first request still runs gets
-//! 409. Keys are scoped to the caller. Server errors release the key so a retry runs.
+//! 409 (for at most five minutes: a request cut off by a crash frees its key). Keys are
+//! scoped to the caller. Server errors release the key so a retry runs.
 
 use actix_web::body::{self, BoxBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -20,6 +21,9 @@ use crate::error::ApiError;
 pub const HEADER: &str = "idempotency-key";
 /// How long a response is kept.
 const TTL_HOURS: i64 = 24;
+/// How long a key stays claimed while its first request runs: a request cut off by a
+/// crash frees its key after this, instead of blocking it for a day.
+const IN_PROGRESS_MINUTES: i64 = 5;
 /// Response headers worth replaying.
 const REPLAYED: [&str; 3] = ["location", "etag", "content-type"];
 
@@ -41,7 +45,7 @@ impl Key {
             &self.value,
             hash,
             now,
-            chrono::Duration::hours(TTL_HOURS),
+            chrono::Duration::minutes(IN_PROGRESS_MINUTES),
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)
@@ -49,7 +53,8 @@ impl Key {
 
     async fn complete(&self, db: &Db, response: &StoredResponse) -> Result<(), StoreError> {
         let tx = db.begin().await?;
-        idempotency::complete(&tx, self.ws, &self.principal, &self.value, response).await?;
+        let keep = rapport_store::now() + chrono::Duration::hours(TTL_HOURS);
+        idempotency::complete(&tx, self.ws, &self.principal, &self.value, response, keep).await?;
         tx.commit().await.map_err(StoreError::from)
     }
 

@@ -123,7 +123,9 @@ pub async fn push(app: &App, connector: Uuid, h: &Signed<'_>, body: &[u8]) -> Re
         None => {}
     }
     let tx = app.db.begin().await?;
-    match idempotency::claim(&tx, ws, &principal, &id, &hash, now, chrono::Duration::hours(24)).await {
+    // Claimed for a few minutes while applying (a crash must not block the id for long),
+    // kept a day once answered.
+    match idempotency::claim(&tx, ws, &principal, &id, &hash, now, chrono::Duration::minutes(5)).await {
         Ok(()) => {}
         Err(rapport_store::StoreError::Conflict { .. }) => return Err(ApiError::IdempotencyInProgress),
         Err(e) => return Err(e.into()),
@@ -139,7 +141,8 @@ pub async fn push(app: &App, connector: Uuid, h: &Signed<'_>, body: &[u8]) -> Re
                 headers: vec![("content-type".into(), "application/json".into())],
                 body: bytes.clone(),
             };
-            idempotency::complete(&tx, ws, &principal, &id, &stored).await?;
+            let keep = rapport_store::now() + chrono::Duration::hours(24);
+            idempotency::complete(&tx, ws, &principal, &id, &stored, keep).await?;
             super::commit(tx).await?;
             Ok((200, bytes, false))
         }
