@@ -57,17 +57,28 @@ impl Endpoint {
         }
     }
 
-    /// The secrets that sign a delivery at `now`: the current one, and the previous one
-    /// during the overlap after a rotation.
+    /// The secrets that sign a delivery at `now`.
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&str> {
-        let mut s = vec![self.secret.as_str()];
-        if let (Some(p), Some(until)) = (&self.previous_secret, self.previous_until)
-            && until > now
-        {
-            s.push(p);
-        }
-        s
+        secrets_in_force(&self.secret, self.previous_secret.as_deref(), self.previous_until, now)
     }
+}
+
+/// The secrets in force at `now` after rotations: the current one, and the previous one
+/// until its overlap ends (webhook endpoints sign with them, connectors' pushes are
+/// checked against them).
+pub fn secrets_in_force<'a>(
+    current: &'a str,
+    previous: Option<&'a str>,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<&'a str> {
+    let mut s = vec![current];
+    if let (Some(p), Some(until)) = (previous, until)
+        && until > now
+    {
+        s.push(p);
+    }
+    s
 }
 
 /// What an endpoint receives.

@@ -27,13 +27,12 @@ pub struct Connector {
 impl Connector {
     /// The secrets a push may be signed with at `now`.
     pub fn secrets(&self, now: DateTime<Utc>) -> Vec<&str> {
-        let mut s = vec![self.secret.as_str()];
-        if let (Some(p), Some(until)) = (&self.previous_secret, self.previous_until)
-            && until > now
-        {
-            s.push(p);
-        }
-        s
+        rapport_domain::webhook::secrets_in_force(
+            &self.secret,
+            self.previous_secret.as_deref(),
+            self.previous_until,
+            now,
+        )
     }
 }
 

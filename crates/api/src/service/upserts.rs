@@ -1,6 +1,5 @@
 //! Upserts: by email, by external id, and in batches of up to [`MAX_BATCH`].
 
-use rapport_domain::DomainError;
 use rapport_domain::consent::ConsentEvent;
 use rapport_domain::contact::{Contact, ContactChanges, ContactInput};
 use rapport_domain::email::Email;
@@ -316,9 +315,7 @@ pub fn check_batch_size(n: usize) -> Result<(), ApiError> {
 /// Re-locates field errors under a batch item.
 pub(crate) fn under(e: ApiError, prefix: &str) -> ApiError {
     match e {
-        ApiError::Domain(DomainError::Invalid(errs)) => ApiError::Domain(DomainError::Invalid(
-            errs.into_iter().map(|f| f.under(prefix)).collect(),
-        )),
+        ApiError::Domain(d) => ApiError::Domain(d.under(prefix)),
         other => other,
     }
 }
