@@ -303,6 +303,11 @@ impl AttributeSchema {
         self.0.get(key)
     }
 
+    /// Every definition, by key.
+    pub fn definitions(&self) -> impl Iterator<Item = &AttributeDefinition> {
+        self.0.values()
+    }
+
     /// Validates an attribute patch (merge-patch object: `null` removes a key) located at
     /// `pointer`. Unknown keys and values of the wrong type are refused.
     pub fn check_patch(&self, patch: Map<String, Value>, pointer: &str) -> Result<Map<String, Value>, Vec<FieldError>> {

@@ -126,3 +126,7 @@ mod tests {
         assert_eq!(a.to_string().parse::<CompanyId>().unwrap(), a);
     }
 }
+id_type!(
+    /// A segment: a rule-defined audience or an explicit list of contacts.
+    SegmentId
+);

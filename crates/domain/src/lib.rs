@@ -16,6 +16,7 @@ pub mod patch;
 pub mod phone;
 pub mod privacy;
 pub mod scope;
+pub mod segment;
 pub mod text;
 pub mod webhook;
 mod wire;
@@ -23,7 +24,7 @@ mod wire;
 pub use error::{DomainError, FieldError};
 pub use ids::{
     ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, DeliveryId, ErasureId, EventId,
-    TransitionId, WebhookId, WorkspaceId,
+    SegmentId, TransitionId, WebhookId, WorkspaceId,
 };
 
 /// Timestamps are kept to the microsecond: both PostgreSQL and SQLite store that

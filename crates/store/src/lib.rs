@@ -20,6 +20,7 @@ mod migration;
 pub mod outbox;
 pub mod page;
 pub mod secrets;
+pub mod segments;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhooks;

@@ -9,6 +9,7 @@ mod m0002_consent;
 mod m0003_event_positions;
 mod m0004_webhooks;
 mod m0005_connectors;
+mod m0006_segments;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_event_positions::Migration),
             Box::new(m0004_webhooks::Migration),
             Box::new(m0005_connectors::Migration),
+            Box::new(m0006_segments::Migration),
         ]
     }
 

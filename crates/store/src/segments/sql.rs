@@ -1,0 +1,264 @@
+//! The SQL evaluator: a rule compiled with sea-query into one condition over
+//! `contacts` (with `companies` joined when the rule reads them), for PostgreSQL and
+//! SQLite. It answers exactly as the in-memory evaluator in `rapport-domain` does:
+//! every condition is two-valued (a missing value is never SQL `NULL` in the result),
+//! text is folded for the letters A-Z only, and clock-relative bounds are computed once
+//! in Rust and bound as values.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::WorkspaceId;
+use rapport_domain::attributes::AttributeType;
+use rapport_domain::consent::Channel;
+use rapport_domain::segment::{CompanyField, ContactField, Field, Op, Operand, Rule, Scalar, window};
+use sea_orm::DbBackend;
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, LikeExpr, Query, SelectStatement, Value};
+
+const CONTACTS: &str = "contacts";
+const COMPANIES: &str = "companies";
+
+/// Compiles rules for one backend at one instant.
+pub(crate) struct Compiler {
+    pg: bool,
+    now: DateTime<Utc>,
+}
+
+fn col(table: &str, column: &str) -> Expr {
+    Expr::col((Alias::new(table), Alias::new(column)))
+}
+
+fn value(s: &Scalar) -> Value {
+    match s {
+        Scalar::Text(t) | Scalar::Day(t) => t.clone().into(),
+        Scalar::Number(n) => (*n).into(),
+        Scalar::Bool(b) => (*b).into(),
+        Scalar::Time(t) => (*t).into(),
+    }
+}
+
+/// A LIKE pattern with the wildcards of `text` escaped (`\`).
+fn like(prefix: &str, text: &str, suffix: &str) -> LikeExpr {
+    let mut p = String::from(prefix);
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push_str(suffix);
+    LikeExpr::new(p).escape('\\')
+}
+
+impl Compiler {
+    pub(crate) fn new(backend: DbBackend, now: DateTime<Utc>) -> Self {
+        Self {
+            pg: backend == DbBackend::Postgres,
+            now,
+        }
+    }
+
+    /// `SELECT contacts.id FROM contacts [LEFT JOIN companies] WHERE <workspace, not
+    /// erased, rule>`.
+    pub(crate) fn matching(&self, ws: WorkspaceId, rule: &Rule) -> SelectStatement {
+        let mut q = Query::select();
+        q.column((Alias::new(CONTACTS), Alias::new("id")))
+            .from(Alias::new(CONTACTS));
+        self.scope(&mut q, ws, rule);
+        q
+    }
+
+    /// Adds the workspace, the tombstone filter, the company join when needed and the
+    /// rule's condition to a query over `contacts`.
+    pub(crate) fn scope(&self, q: &mut SelectStatement, ws: WorkspaceId, rule: &Rule) {
+        if rule.reads_company() {
+            q.join(
+                JoinType::LeftJoin,
+                Alias::new(COMPANIES),
+                Condition::all()
+                    .add(col(COMPANIES, "workspace_id").equals((Alias::new(CONTACTS), Alias::new("workspace_id"))))
+                    .add(col(COMPANIES, "id").equals((Alias::new(CONTACTS), Alias::new("company_id")))),
+            );
+        }
+        q.and_where(col(CONTACTS, "workspace_id").eq(ws.uuid()))
+            .and_where(col(CONTACTS, "erased_at").is_null())
+            .cond_where(self.condition(rule));
+    }
+
+    /// The rule as one condition.
+    pub(crate) fn condition(&self, rule: &Rule) -> Condition {
+        match rule {
+            Rule::All(children) => children.iter().fold(Condition::all(), |c, r| c.add(self.condition(r))),
+            Rule::Any(children) => children.iter().fold(Condition::any(), |c, r| c.add(self.condition(r))),
+            Rule::Not(inner) => self.condition(inner).not(),
+            Rule::Test(c) => Condition::all().add(self.test(&c.field, c.op, &c.operand)),
+        }
+    }
+
+    fn test(&self, field: &Field, op: Op, operand: &Operand) -> Expr {
+        if let Field::Contact(ContactField::Tags) = field {
+            return Self::tags(op, operand);
+        }
+        let x = self.field(field);
+        let present = || x.clone().is_not_null();
+        let known = |e: Expr| present().and(e);
+        match (op, operand) {
+            (Op::Exists, Operand::Present(true)) => present(),
+            (Op::Exists, Operand::Present(false)) => x.is_null(),
+            (Op::Eq, Operand::One(v)) => known(x.clone().eq(value(v))),
+            (Op::Ne, Operand::One(v)) => x.clone().is_null().or(x.clone().ne(value(v))),
+            (Op::In, Operand::Many(vs)) => known(x.clone().is_in(vs.iter().map(value))),
+            (Op::NotIn, Operand::Many(vs)) => x.clone().is_null().or(x.clone().is_not_in(vs.iter().map(value))),
+            (Op::Gt | Op::After, Operand::One(v)) => known(x.clone().gt(value(v))),
+            (Op::Gte, Operand::One(v)) => known(x.clone().gte(value(v))),
+            (Op::Lt | Op::Before, Operand::One(v)) => known(x.clone().lt(value(v))),
+            (Op::Lte, Operand::One(v)) => known(x.clone().lte(value(v))),
+            (Op::Between, Operand::Range(lo, hi)) => known(x.clone().gte(value(lo)).and(x.clone().lte(value(hi)))),
+            (Op::Contains, Operand::One(Scalar::Text(t))) => known(x.clone().like(like("%", t, "%"))),
+            (Op::StartsWith, Operand::One(Scalar::Text(t))) => known(x.clone().like(like("", t, "%"))),
+            (Op::EndsWith, Operand::One(Scalar::Text(t))) => known(x.clone().like(like("%", t, ""))),
+            (Op::WithinLast, Operand::Span(d)) => {
+                let sample = match field.kind() {
+                    rapport_domain::segment::Kind::Date => Scalar::Day(String::new()),
+                    _ => Scalar::Time(self.now),
+                };
+                let (from, to) = window(&sample, d.before(self.now), self.now);
+                known(x.clone().gte(value(&from)).and(x.clone().lte(value(&to))))
+            }
+            // Parsing never pairs an operator with another operand shape.
+            _ => Expr::cust("1 = 0"),
+        }
+    }
+
+    /// Tag tests read the `contact_tags` index.
+    fn tags(op: Op, operand: &Operand) -> Expr {
+        let any_tag = |values: Option<Vec<Value>>| {
+            let mut q = Query::select();
+            q.expr(Expr::val(1))
+                .from(Alias::new("contact_tags"))
+                .and_where(
+                    col("contact_tags", "workspace_id").equals((Alias::new(CONTACTS), Alias::new("workspace_id"))),
+                )
+                .and_where(col("contact_tags", "contact_id").equals((Alias::new(CONTACTS), Alias::new("id"))));
+            if let Some(v) = values {
+                q.and_where(col("contact_tags", "tag").is_in(v));
+            }
+            Expr::exists(q)
+        };
+        let tags = |vs: &[Scalar]| Some(vs.iter().map(value).collect());
+        match (op, operand) {
+            (Op::Exists, Operand::Present(true)) => any_tag(None),
+            (Op::Exists, Operand::Present(false)) => any_tag(None).not(),
+            (Op::Contains, Operand::One(t)) => any_tag(tags(std::slice::from_ref(t))),
+            (Op::In, Operand::Many(ts)) => any_tag(tags(ts)),
+            (Op::NotIn, Operand::Many(ts)) => any_tag(tags(ts)).not(),
+            _ => Expr::cust("1 = 0"),
+        }
+    }
+
+    /// The SQL expression of a field's value (`NULL` when missing).
+    fn field(&self, field: &Field) -> Expr {
+        match field {
+            Field::Contact(f) => {
+                let text = |c: &str| self.fold(col(CONTACTS, c));
+                match f {
+                    // The key is already lowercase.
+                    ContactField::Email => col(CONTACTS, "email_key"),
+                    ContactField::Phone => text("phone"),
+                    ContactField::FirstName => text("first_name"),
+                    ContactField::LastName => text("last_name"),
+                    ContactField::Locale => text("locale"),
+                    ContactField::Country => text("country"),
+                    ContactField::OwnerId => text("owner_id"),
+                    ContactField::LifecycleStage => col(CONTACTS, "lifecycle_stage"),
+                    ContactField::HighestStage => col(CONTACTS, "highest_stage"),
+                    ContactField::LeadScore => col(CONTACTS, "lead_score"),
+                    ContactField::CreatedAt => col(CONTACTS, "created_at"),
+                    ContactField::UpdatedAt => col(CONTACTS, "updated_at"),
+                    ContactField::Tags => Expr::cust("NULL"),
+                }
+            }
+            Field::Attribute { key, kind } => self.attribute(CONTACTS, key, *kind),
+            Field::Company(f) => match f {
+                CompanyField::Name => self.fold(col(COMPANIES, "name")),
+                CompanyField::Domain => self.fold(col(COMPANIES, "domain")),
+                CompanyField::Industry => self.fold(col(COMPANIES, "industry")),
+                CompanyField::Size => col(COMPANIES, "size"),
+            },
+            Field::CompanyAttribute { key, kind } => self.attribute(COMPANIES, key, *kind),
+            Field::Consent { purpose, channel } => self.consent(purpose, *channel),
+        }
+    }
+
+    /// Lowercases A-Z only, as `rapport_domain::segment::fold` does (SQLite's `lower`
+    /// folds ASCII only; PostgreSQL's would follow the locale).
+    fn fold(&self, x: Expr) -> Expr {
+        if self.pg {
+            Expr::cust_with_exprs(
+                "translate($1, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",
+                [x],
+            )
+        } else {
+            Expr::cust_with_exprs("lower(?)", [x])
+        }
+    }
+
+    /// A JSON attribute, read only when it holds the declared type. Keys are validated
+    /// to `[a-z][a-z0-9_]*`, so they are safe inside the path.
+    fn attribute(&self, table: &str, key: &str, kind: AttributeType) -> Expr {
+        let sql = if self.pg {
+            let a = format!("\"{table}\".\"attributes\"");
+            match kind {
+                AttributeType::String | AttributeType::Enum | AttributeType::Date => {
+                    format!("CASE WHEN jsonb_typeof({a} -> '{key}') = 'string' THEN {a} ->> '{key}' END")
+                }
+                AttributeType::Number => {
+                    format!("CASE WHEN jsonb_typeof({a} -> '{key}') = 'number' THEN ({a} ->> '{key}')::float8 END")
+                }
+                AttributeType::Boolean => {
+                    format!("CASE WHEN jsonb_typeof({a} -> '{key}') = 'boolean' THEN ({a} ->> '{key}')::boolean END")
+                }
+            }
+        } else {
+            let a = format!("\"{table}\".\"attributes\"");
+            let path = format!("'$.\"{key}\"'");
+            match kind {
+                AttributeType::String | AttributeType::Enum | AttributeType::Date => {
+                    format!("CASE WHEN json_type({a}, {path}) = 'text' THEN json_extract({a}, {path}) END")
+                }
+                AttributeType::Number => format!(
+                    "CASE WHEN json_type({a}, {path}) IN ('integer', 'real') THEN json_extract({a}, {path}) END"
+                ),
+                AttributeType::Boolean => {
+                    format!("CASE json_type({a}, {path}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END")
+                }
+            }
+        };
+        let x = Expr::cust(sql);
+        if kind == AttributeType::String { self.fold(x) } else { x }
+    }
+
+    /// The consent answer for a purpose, as the consent check decides it: among the
+    /// purpose-wide state and the state of the contact point the channel uses, the
+    /// strictest (withdrawn, denied, expired, pending, granted); `none` without any.
+    fn consent(&self, purpose: &str, channel: Channel) -> Expr {
+        let point = match channel {
+            Channel::Email => "OR s.contact_point = \"contacts\".\"email_key\"",
+            Channel::Sms | Channel::Phone => "OR s.contact_point = \"contacts\".\"phone\"",
+            Channel::Postal | Channel::Push | Channel::Any => "",
+        };
+        let (now, p) = if self.pg { ("$1", "$2") } else { ("?", "?") };
+        let sql = format!(
+            "COALESCE((SELECT CASE MAX(CASE \
+               WHEN s.status = 'withdrawn' THEN 5 \
+               WHEN s.status = 'denied' THEN 4 \
+               WHEN s.status = 'granted' AND s.expires_at IS NOT NULL AND s.expires_at <= {now} THEN 3 \
+               WHEN s.status = 'pending_confirmation' THEN 2 \
+               WHEN s.status = 'granted' THEN 1 END) \
+             WHEN 5 THEN 'withdrawn' WHEN 4 THEN 'denied' WHEN 3 THEN 'expired' \
+             WHEN 2 THEN 'pending_confirmation' WHEN 1 THEN 'granted' END \
+             FROM consent_states s \
+             WHERE s.workspace_id = \"contacts\".\"workspace_id\" AND s.contact_id = \"contacts\".\"id\" \
+               AND s.purpose = {p} AND (s.contact_point = '' {point})), 'none')"
+        );
+        Expr::cust_with_exprs(sql, [Expr::val(self.now), Expr::val(purpose)])
+    }
+}
