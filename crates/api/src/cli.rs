@@ -54,7 +54,7 @@ pub enum Command {
     },
     /// Check that the server at RAPPORT_LISTEN is ready (for container health checks).
     Healthcheck,
-    /// Write schema/schema.graphql and openapi/openapi.json.
+    /// Write schema/schema.graphql, schema/segment-rules.schema.json and openapi/openapi.json.
     ExportSchema {
         /// The directory holding schema/ and openapi/.
         #[arg(long, default_value = ".")]
@@ -194,13 +194,21 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
         Command::ExportSchema { out } => {
             let graphql = out.join("schema").join("schema.graphql");
             let openapi = out.join("openapi").join("openapi.json");
-            for (path, text) in [(&graphql, crate::graphql::sdl()), (&openapi, crate::openapi::json())] {
+            let rules = out.join("schema").join("segment-rules.schema.json");
+            let rules_text = serde_json::to_string_pretty(&crate::dto::segments::rule_schema_document())
+                .map_err(|e| Failure(e.to_string()))?
+                + "\n";
+            for (path, text) in [
+                (&graphql, crate::graphql::sdl()),
+                (&openapi, crate::openapi::json()),
+                (&rules, rules_text),
+            ] {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
                 }
                 std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
             }
-            print(&json!({ "graphql": graphql, "openapi": openapi }));
+            print(&json!({ "graphql": graphql, "openapi": openapi, "segment_rules": rules }));
             Ok(())
         }
     }

@@ -59,6 +59,9 @@ pub struct Settings {
     pub webhook_retry_schedule: Vec<u64>,
     /// How long a worker holds a claimed delivery before another may take it.
     pub webhook_lease_seconds: i64,
+    /// How often dynamic segments whose rules depend on the clock (`within_last`,
+    /// consent expiry) are reconciled in full.
+    pub segment_refresh_seconds: u64,
     pub shutdown_timeout_seconds: u64,
     pub bootstrap: bool,
     pub graphql_max_depth: usize,
@@ -67,7 +70,7 @@ pub struct Settings {
 
 /// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
 /// the key in upper case (`DATABASE_URL` is also read without the prefix).
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 31] = [
     "listen",
     "database_url",
     "db_max_connections",
@@ -94,6 +97,7 @@ pub const KEYS: [&str; 30] = [
     "webhook_timeout_seconds",
     "webhook_retry_schedule",
     "webhook_lease_seconds",
+    "segment_refresh_seconds",
     "shutdown_timeout_seconds",
     "bootstrap",
     "graphql_max_depth",
@@ -329,6 +333,7 @@ impl Settings {
             webhook_timeout_seconds: l.parse("webhook_timeout_seconds", 10)?,
             webhook_retry_schedule: schedule(l.text("webhook_retry_schedule").as_deref())?,
             webhook_lease_seconds: l.parse("webhook_lease_seconds", 60)?,
+            segment_refresh_seconds: l.parse("segment_refresh_seconds", 900)?,
             shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
             bootstrap: l.parse("bootstrap", true)?,
             graphql_max_depth: l.parse("graphql_max_depth", 12)?,
@@ -358,6 +363,11 @@ impl Settings {
         }
         if !(1..=3600).contains(&self.webhook_lease_seconds) {
             return Err(ConfigError("webhook_lease_seconds must be between 1 and 3600".into()));
+        }
+        if !(1..=86_400).contains(&self.segment_refresh_seconds) {
+            return Err(ConfigError(
+                "segment_refresh_seconds must be between 1 and 86400".into(),
+            ));
         }
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(ConfigError("event_retention_days must be between 1 and 3650".into()));

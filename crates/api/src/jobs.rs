@@ -1,5 +1,6 @@
 //! Background work of `rapport serve`: numbering committed events for the feed, and
-//! hourly maintenance (expired idempotency keys, events past their retention).
+//! periodic refresh of dynamic segments whose rules depend on the clock, and hourly
+//! maintenance (expired idempotency keys, events past their retention).
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
 pub fn spawn(app: &actix_web::web::Data<App>) -> Vec<tokio::task::JoinHandle<()>> {
     let seq = app.clone();
     let maint = app.clone();
+    let seg = app.clone();
     vec![
         tokio::spawn(async move {
             let mut wait = SEQUENCE_EVERY;
@@ -39,6 +41,14 @@ pub fn spawn(app: &actix_web::web::Data<App>) -> Vec<tokio::task::JoinHandle<()>
                     }
                 }
                 wait = backoff(wait, numbered > 0, SEQUENCE_EVERY, SEQUENCE_IDLE);
+            }
+        }),
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(seg.settings.segment_refresh_seconds));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                crate::service::segments::refresh_time_relative(&seg).await;
             }
         }),
         tokio::spawn(async move {

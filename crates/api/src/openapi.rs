@@ -30,6 +30,24 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Adds the rule language's schemas (one definition, shared with
+/// `schema/segment-rules.schema.json`).
+struct SegmentRules;
+
+impl Modify for SegmentRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in crate::dto::segments::rule_schemas("#/components/schemas/") {
+            match serde_json::from_value::<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>(schema) {
+                Ok(s) => {
+                    components.schemas.insert(name.to_owned(), s);
+                }
+                Err(e) => tracing::error!(schema = name, error = %e, "segment rule schema not representable"),
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -37,7 +55,7 @@ impl Modify for BearerAuth {
         description = "Rapport is a headless CRM: contacts, companies, customer lifecycle stages and a consent ledger over REST and GraphQL (`/graphql`).\n\nConventions: errors are RFC 9457 problem documents with a stable `code`; lists are cursor-paginated (`limit`, `after` → `page.next_cursor`); unknown query parameters and JSON fields are refused; POST accepts `Idempotency-Key`; records carry `version`, sent as `ETag` and checked through `If-Match`.",
         license(name = "Apache-2.0")
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SegmentRules),
     components(schemas(
         crate::dto::events::payloads::ContactEventData,
         crate::dto::events::payloads::ContactUpdatedData,
@@ -49,6 +67,7 @@ impl Modify for BearerAuth {
         crate::dto::events::payloads::WebhookDisabledData,
         crate::dto::events::payloads::PurposeEventData,
         crate::dto::events::payloads::PurposeUpdatedData,
+        crate::dto::events::payloads::SegmentMembershipData,
     )),
     paths(
         rest::auth::token,
@@ -99,6 +118,20 @@ impl Modify for BearerAuth {
         rest::connectors::rotate,
         rest::connectors::remove,
         rest::connectors::ingest,
+        rest::segments::create,
+        rest::segments::list,
+        rest::segments::fields,
+        rest::segments::preview,
+        rest::segments::get,
+        rest::segments::update,
+        rest::segments::remove,
+        rest::segments::members,
+        rest::segments::member_count,
+        rest::segments::add,
+        rest::segments::remove_members,
+        rest::segments::refresh,
+        rest::segments::search,
+        rest::segments::of_contact,
         rest::companies::create,
         rest::companies::list,
         rest::companies::get,
@@ -127,6 +160,7 @@ impl Modify for BearerAuth {
         (name = "events", description = "The commit-ordered feed of every change, and the catalogue of event types"),
         (name = "ingestion", description = "Connectors (shops, ERP systems) and their signed pushes"),
         (name = "webhooks", description = "Signed outgoing webhooks (Standard Webhooks): endpoints, deliveries, retries and replays"),
+        (name = "segments", description = "Audiences: dynamic segments kept current by a rule, snapshots frozen at creation, static lists; the rule language also searches contacts"),
         (name = "companies", description = "Accounts contacts belong to"),
         (name = "attributes", description = "Typed custom attributes"),
         (name = "operations", description = "Health, readiness and metrics"),

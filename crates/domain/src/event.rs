@@ -35,10 +35,14 @@ pub enum EventType {
     ConsentPurposeUpdated,
     #[serde(rename = "consent_purpose.deleted")]
     ConsentPurposeDeleted,
+    #[serde(rename = "segment.entered")]
+    SegmentEntered,
+    #[serde(rename = "segment.exited")]
+    SegmentExited,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 15] = [
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
@@ -52,6 +56,8 @@ impl EventType {
         EventType::ConsentPurposeCreated,
         EventType::ConsentPurposeUpdated,
         EventType::ConsentPurposeDeleted,
+        EventType::SegmentEntered,
+        EventType::SegmentExited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +75,8 @@ impl EventType {
             EventType::ConsentPurposeCreated => "consent_purpose.created",
             EventType::ConsentPurposeUpdated => "consent_purpose.updated",
             EventType::ConsentPurposeDeleted => "consent_purpose.deleted",
+            EventType::SegmentEntered => "segment.entered",
+            EventType::SegmentExited => "segment.exited",
         }
     }
 }
@@ -107,6 +115,12 @@ impl EventType {
             }
             EventType::ConsentPurposeDeleted => {
                 "An unused consent purpose was deleted. `object`: the purpose as it was."
+            }
+            EventType::SegmentEntered => {
+                "A contact entered a segment. `object`: the membership (segment id and name, contact id, entered_at)."
+            }
+            EventType::SegmentExited => {
+                "A contact left a segment. `object`: the membership (segment id and name, contact id, entered_at, exited_at)."
             }
             EventType::WebhookDisabled => {
                 "A webhook endpoint was disabled after failing persistently or answering 410. `object`: the endpoint; `reason`."

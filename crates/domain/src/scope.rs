@@ -20,10 +20,12 @@ pub enum Scope {
     EventsRead,
     WebhooksManage,
     ConnectorsManage,
+    SegmentsRead,
+    SegmentsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 14] = [
+    pub const ALL: [Scope; 16] = [
         Scope::Admin,
         Scope::ContactsRead,
         Scope::ContactsWrite,
@@ -38,6 +40,8 @@ impl Scope {
         Scope::EventsRead,
         Scope::WebhooksManage,
         Scope::ConnectorsManage,
+        Scope::SegmentsRead,
+        Scope::SegmentsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,8 @@ impl Scope {
             Scope::EventsRead => "events:read",
             Scope::WebhooksManage => "webhooks:manage",
             Scope::ConnectorsManage => "connectors:manage",
+            Scope::SegmentsRead => "segments:read",
+            Scope::SegmentsWrite => "segments:write",
         }
     }
 

@@ -166,6 +166,22 @@ pub mod payloads {
         pub previous: serde_json::Value,
     }
 
+    /// `segment.entered`, `segment.exited`.
+    #[derive(Serialize, ToSchema)]
+    pub struct SegmentMembershipData {
+        pub object: SegmentMembershipObject,
+    }
+
+    /// One contact's membership of one segment.
+    #[derive(Serialize, ToSchema)]
+    pub struct SegmentMembershipObject {
+        pub segment: crate::dto::segments::SegmentRef,
+        pub contact_id: uuid::Uuid,
+        pub entered_at: chrono::DateTime<chrono::Utc>,
+        /// Set on `segment.exited`.
+        pub exited_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
     /// `webhook.disabled`.
     #[derive(Serialize, ToSchema)]
     pub struct WebhookDisabledData {
@@ -187,5 +203,6 @@ pub fn data_schema(t: EventType) -> &'static str {
         EventType::WebhookDisabled => "#/components/schemas/WebhookDisabledData",
         EventType::ConsentPurposeCreated | EventType::ConsentPurposeDeleted => "#/components/schemas/PurposeEventData",
         EventType::ConsentPurposeUpdated => "#/components/schemas/PurposeUpdatedData",
+        EventType::SegmentEntered | EventType::SegmentExited => "#/components/schemas/SegmentMembershipData",
     }
 }

@@ -10,6 +10,7 @@ pub mod consent;
 pub mod contacts;
 pub mod events;
 pub mod page;
+pub mod segments;
 pub mod webhooks;
 
 pub use page::PageInfo;

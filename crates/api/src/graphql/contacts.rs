@@ -184,6 +184,15 @@ impl ContactNode {
     ) -> async_graphql::Result<Connection<String, super::consent::EventGql, EmptyFields, EmptyFields>> {
         super::consent::contact_history(ctx, &self.0, first, after, purpose).await
     }
+    /// The segments the contact is in (with `includePast`, also the spans of past
+    /// membership).
+    async fn segments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_past: bool,
+    ) -> async_graphql::Result<Vec<super::segments::MembershipGql>> {
+        super::segments::of_contact(ctx, self.0.id, include_past).await
+    }
     /// Stage transitions, oldest first.
     #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
     async fn lifecycle_history(

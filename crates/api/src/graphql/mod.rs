@@ -8,6 +8,7 @@ mod contact_mutations;
 mod contacts;
 mod events;
 mod loaders;
+mod segments;
 mod subscription;
 mod webhooks;
 
@@ -31,6 +32,7 @@ pub struct Query(
     consent::ConsentQuery,
     events::EventQuery,
     webhooks::WebhookQuery,
+    segments::SegmentQuery,
 );
 
 /// Every mutation.
@@ -40,6 +42,7 @@ pub struct Mutation(
     companies::CompanyMutation,
     consent::ConsentMutation,
     webhooks::WebhookMutation,
+    segments::SegmentMutation,
 );
 
 /// The schema type.

@@ -87,7 +87,7 @@ fn wants_consents(include: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// Contact representations, with their consent answers when asked for.
-async fn dtos(
+pub(crate) async fn dtos(
     app: &App,
     who: &Caller,
     contacts: &[Contact],

@@ -13,6 +13,7 @@ pub mod lifecycle;
 mod methods;
 pub mod ops;
 pub mod privacy;
+pub mod segments;
 pub mod webhooks;
 
 use actix_web::http::StatusCode;
@@ -96,6 +97,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(contacts::get_by_external_id)
         .service(contacts::upsert_by_external_id)
         .service(contacts::retag)
+        .service(segments::search)
+        .service(segments::of_contact)
         .service(lifecycle::change_stage)
         .service(lifecycle::history)
         .service(consent::record)
@@ -132,6 +135,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(connectors::update)
         .service(connectors::rotate)
         .service(connectors::remove)
+        .service(segments::create)
+        .service(segments::list)
+        .service(segments::fields)
+        .service(segments::preview)
+        .service(segments::get)
+        .service(segments::update)
+        .service(segments::remove)
+        .service(segments::members)
+        .service(segments::member_count)
+        .service(segments::add)
+        .service(segments::remove_members)
+        .service(segments::refresh)
         .service(companies::create)
         .service(companies::list)
         .service(companies::get)

@@ -116,6 +116,11 @@ pub async fn delete(
             before.key
         )));
     }
+    let field = match before.entity {
+        AttributeEntity::Contact => format!("attributes.{}", before.key),
+        AttributeEntity::Company => format!("company.attributes.{}", before.key),
+    };
+    super::segments::check_field_unused(&tx, who, &field).await?;
     attributes::delete(&tx, who.workspace(), id).await?;
     super::commit(tx).await?;
     Ok(())

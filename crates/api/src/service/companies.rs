@@ -122,6 +122,7 @@ pub async fn update(
     let changes = rapport_domain::event::changes(&old, &new);
     let e = event(EventType::CompanyUpdated, who, after.updated_at, new, Some(changes));
     outbox::push(&tx, &[e]).await?;
+    super::membership::upkeep_company(&tx, who, id).await?;
     super::commit(tx).await?;
     Ok(after)
 }

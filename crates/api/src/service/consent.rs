@@ -110,6 +110,7 @@ pub async fn delete_purpose(app: &App, who: &Caller, key: &str, precondition: Pr
             "decisions were recorded for the purpose '{key}'; the ledger keeps them, so archive it instead"
         )));
     }
+    super::segments::check_field_unused(&tx, who, &format!("consent.{key}")).await?;
     store::delete_purpose(&tx, who.workspace(), key).await?;
     purpose_event(&tx, who, EventType::ConsentPurposeDeleted, None, &p).await?;
     super::commit(tx).await
@@ -254,6 +255,7 @@ async fn write_event(tx: &Tx, app: &App, who: &Caller, event: ConsentEvent) -> R
         data,
     );
     outbox::push(tx, &[e]).await?;
+    super::membership::upkeep(tx, who, &[event.contact_id]).await?;
     Ok(Recorded {
         event,
         effective,
@@ -480,12 +482,7 @@ pub async fn history(
 /// The contact point a check applies to when none is named: the contact's email for
 /// email purposes, its phone for SMS and phone purposes.
 fn default_point(purpose: &Purpose, c: &Contact) -> Option<String> {
-    use rapport_domain::consent::Channel;
-    match purpose.channel {
-        Channel::Email => c.email.as_ref().map(Email::key),
-        Channel::Sms | Channel::Phone => c.phone.clone(),
-        Channel::Postal | Channel::Push | Channel::Any => None,
-    }
+    rapport_domain::segment::default_point(purpose.channel, c)
 }
 
 /// May the contact be contacted for `purpose` now (at `contact_point`, else at its

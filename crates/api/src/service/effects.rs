@@ -2,10 +2,10 @@
 //! events. Computed without IO, so single writes and bulk writes record exactly the
 //! same things.
 
-use rapport_domain::TransitionId;
 use rapport_domain::contact::Contact;
 use rapport_domain::event::{Event, EventType};
 use rapport_domain::lifecycle::{Cause, Direction, Stage, Transition};
+use rapport_domain::{ContactId, TransitionId};
 use rapport_store::{StoreError, Tx, lifecycle, outbox};
 use serde_json::json;
 
@@ -18,11 +18,14 @@ use crate::dto::contacts::{ContactDto, TransitionDto};
 pub(crate) struct Effects {
     pub transitions: Vec<Transition>,
     pub events: Vec<Event>,
+    /// The contacts written, whose segment memberships are decided again.
+    pub contacts: Vec<ContactId>,
 }
 
 impl Effects {
     /// A new contact: its first stage and `contact.created`.
     pub fn created(&mut self, who: &Caller, contact: &Contact, cause: Cause) {
+        self.contacts.push(contact.id);
         self.transitions.push(Transition {
             id: TransitionId::new(),
             contact_id: contact.id,
@@ -50,6 +53,7 @@ impl Effects {
         cause: Cause,
         reason: Option<String>,
     ) {
+        self.contacts.push(after.id);
         let old = super::object(&ContactDto::from(before));
         let new = super::object(&ContactDto::from(after));
         let changes = rapport_domain::event::changes(&old, &new);
@@ -85,10 +89,11 @@ impl Effects {
         }
     }
 
-    /// Writes everything in the caller's transaction.
+    /// Writes everything in the caller's transaction, then decides the contacts'
+    /// segment memberships again.
     pub async fn write(&self, tx: &Tx, who: &Caller) -> Result<(), StoreError> {
         lifecycle::record_many(tx, who.workspace(), &self.transitions).await?;
         outbox::push(tx, &self.events).await?;
-        Ok(())
+        super::membership::upkeep(tx, who, &self.contacts).await
     }
 }

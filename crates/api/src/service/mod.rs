@@ -15,8 +15,10 @@ mod effects;
 pub mod events;
 pub mod ingest;
 pub mod lifecycle;
+mod membership;
 pub mod privacy;
 pub mod seed;
+pub mod segments;
 pub mod upserts;
 pub mod webhooks;
 

@@ -113,6 +113,7 @@ pub async fn erase(app: &App, who: &Caller, id: ContactId, reason: &str) -> Resu
         erased_at: now,
     };
     erasures::insert(&tx, ws, &erasure).await?;
+    super::membership::leave_all(&tx, who, id).await?;
     let e = super::event(
         EventType::ContactErased,
         who,
