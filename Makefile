@@ -32,16 +32,18 @@ lint:
 fmt:
 	cargo fmt --all
 
-## schema: regenerate schema/schema.graphql and openapi/openapi.json
+## schema: regenerate schema/schema.graphql, schema/segment-rules.schema.json and openapi/openapi.json
 schema:
 	cargo run -q -p rapport-api -- export-schema
 
 ci: lint test
 
 ## bench: seed a fresh database, load the real server over loopback, compare with pgbench
-## and webhook delivery throughput (BENCH_DB=sqlite for SQLite; settings in the two binaries'
-## headers: tests/src/bin/rapport-bench/main.rs, tests/src/bin/rapport-bench-webhooks.rs)
+## webhook delivery throughput and segment counting and upkeep (BENCH_DB=sqlite for SQLite;
+## settings in the binaries' headers: tests/src/bin/rapport-bench/main.rs,
+## tests/src/bin/rapport-bench-webhooks.rs, tests/src/bin/rapport-bench-segments.rs)
 bench:
-	cargo build --release -p rapport-api --bin rapport -p rapport-tests --bin rapport-bench --bin rapport-bench-webhooks
+	cargo build --release -p rapport-api --bin rapport -p rapport-tests --bin rapport-bench --bin rapport-bench-webhooks --bin rapport-bench-segments
 	./target/release/rapport-bench
 	./target/release/rapport-bench-webhooks
+	./target/release/rapport-bench-segments

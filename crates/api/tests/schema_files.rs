@@ -50,3 +50,30 @@ fn every_documented_operation_names_its_errors_and_security() {
         }
     }
 }
+
+#[test]
+fn segment_rules_schema_matches_the_code_and_the_openapi_document() {
+    let written = serde_json::to_string_pretty(&rapport_api::dto::segments::rule_schema_document()).unwrap() + "\n";
+    assert!(
+        checked_in("schema/segment-rules.schema.json") == written,
+        "schema/segment-rules.schema.json is stale: run `make schema` and commit the result"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&rapport_api::openapi::json()).unwrap();
+    for name in [
+        "SegmentRule",
+        "SegmentAll",
+        "SegmentAny",
+        "SegmentNot",
+        "SegmentCondition",
+    ] {
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "the OpenAPI document lacks {name}"
+        );
+    }
+    let rules = &doc["components"]["schemas"]["NewSegment"]["properties"]["rules"];
+    assert!(
+        rules.to_string().contains("#/components/schemas/SegmentRule"),
+        "{rules}"
+    );
+}

@@ -163,7 +163,7 @@ fn person() -> impl Strategy<Value = Person> {
                     score,
                     created,
                     company,
-                    attributes: attributes,
+                    attributes,
                     consents: consents
                         .into_iter()
                         .map(|(p, narrow, s, at, exp)| (p.to_owned(), narrow, s.to_owned(), at, exp))

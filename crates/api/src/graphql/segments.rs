@@ -364,7 +364,7 @@ async fn change(
     exited: u64,
 ) -> async_graphql::Result<MembershipChange> {
     let (app, who) = state(ctx)?;
-    let c = service::segments::get(app, who, id).await.gql()?;
+    let c = service::segments::counted(app, who, id).await.gql()?;
     Ok(MembershipChange {
         entered,
         exited,

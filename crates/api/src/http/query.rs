@@ -55,6 +55,9 @@ pub async fn middleware(
     if req.path().starts_with("/v1/")
         && !req.query_string().is_empty()
         && !takes_parameters(req.method(), req.match_pattern().as_deref())
+        // The matched pattern ignores methods: `POST /v1/contacts/search` matches
+        // `/v1/contacts/{id}` (registered for GET) first, so a literal path is looked up too.
+        && !takes_parameters(req.method(), Some(req.path()))
     {
         let e = ApiError::bad_request("invalid_query", "this endpoint takes no query parameters");
         let res: HttpResponse = e.error_response();

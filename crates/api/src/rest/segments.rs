@@ -239,7 +239,7 @@ pub async fn remove_members(
 }
 
 async fn member_change(app: &App, who: &Caller, id: SegmentId, changed: u64) -> Result<HttpResponse, ApiError> {
-    let c = service::segments::get(app, who, id).await?;
+    let c = service::segments::counted(app, who, id).await?;
     Ok(HttpResponse::Ok().json(MemberChangeResult {
         changed,
         member_count: c.members,
@@ -254,7 +254,7 @@ async fn member_change(app: &App, who: &Caller, id: SegmentId, changed: u64) -> 
 pub async fn refresh(app: web::Data<App>, who: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = SegmentId::from_uuid(*id);
     let done = service::segments::refresh(&app, &who, id).await?;
-    let c = service::segments::get(&app, &who, id).await?;
+    let c = service::segments::counted(&app, &who, id).await?;
     Ok(HttpResponse::Ok().json(RefreshResult {
         entered: done.entered.len() as u64,
         exited: done.exited.len() as u64,

@@ -66,6 +66,12 @@ pub async fn create(app: &App, who: &Caller, input: SegmentInput) -> Result<Coun
 /// 403 without `segments:read`; 404.
 pub async fn get(app: &App, who: &Caller, id: SegmentId) -> Result<Counted, ApiError> {
     who.require(Scope::SegmentsRead)?;
+    counted(app, who, id).await
+}
+
+/// A segment with its member count, read back after a write (the writer may hold
+/// `segments:write` alone).
+pub(crate) async fn counted(app: &App, who: &Caller, id: SegmentId) -> Result<Counted, ApiError> {
     let segment = segments::get(app.db.read(), who.workspace(), id)
         .await
         .or_not_found("segment")?;
@@ -116,14 +122,14 @@ pub async fn update(
     precondition.check(before.version)?;
     let Some((after, rule)) = before.apply(changes, &registry, rapport_store::now())? else {
         drop(tx);
-        return get(app, who, id).await;
+        return counted(app, who, id).await;
     };
     segments::update(&tx, &after, before.version).await?;
     if let Some(rule) = &rule {
         membership::refresh(&tx, who, &after, rule, false).await?;
     }
     super::commit(tx).await?;
-    get(app, who, id).await
+    counted(app, who, id).await
 }
 
 /// Deletes a segment with its membership and history.

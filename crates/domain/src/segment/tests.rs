@@ -1,6 +1,6 @@
 //! Segment rules: validation with pointers and the in-memory evaluator's semantics.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::needless_pass_by_value)]
 
 use std::collections::BTreeMap;
 

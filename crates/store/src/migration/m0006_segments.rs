@@ -99,7 +99,7 @@ impl MigrationTrait for Migration {
                 SegmentMembers::Table,
                 &["workspace_id", "contact_id"],
             )
-            .to_owned(),
+            .clone(),
         )
         .await?;
         m.create_table(
@@ -131,7 +131,7 @@ impl MigrationTrait for Migration {
                 SegmentMembershipHistory::Table,
                 &["workspace_id", "contact_id"],
             )
-            .to_owned(),
+            .clone(),
         )
         .await?;
         Ok(())

@@ -368,7 +368,7 @@ pub async fn of_contact(
     contact: ContactId,
 ) -> Result<Vec<Membership>, StoreError> {
     let mut out = current_for(db, ws, &[contact]).await?;
-    out.sort_by(|a, b| b.entered_at.cmp(&a.entered_at));
+    out.sort_by_key(|m| std::cmp::Reverse(m.entered_at));
     let past = sh::Entity::find()
         .filter(sh::Column::WorkspaceId.eq(ws.uuid()))
         .filter(sh::Column::ContactId.eq(contact.uuid()))
