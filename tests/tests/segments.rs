@@ -450,10 +450,11 @@ async fn dynamic_membership_follows_each_contact_write(s: Server) {
     let cy = id_of(&r.body);
     assert_eq!(api.members(&id).await, sorted(&[&ada, &cy]));
     assert_eq!(api.count(&id).await, 2);
-    // A deleted contact is no member.
+    // A deleted contact is no member, and subscribers hear that it left.
     assert_eq!(api.delete(&format!("/v1/contacts/{cy}")).await.status, 204);
     assert_eq!(api.members(&id).await, [ada.as_str()]);
     assert_eq!(api.count(&id).await, 1);
+    assert_eq!(moves(&s, "segment.exited", &id).await, [ada.as_str(), cy.as_str()]);
 }
 
 async fn tags_stages_and_batch_upserts_keep_membership_current(s: Server) {

@@ -365,23 +365,6 @@ pub async fn linked_to_company(
         .collect()
 }
 
-/// The ids of the live contacts linked to a company.
-pub async fn linked_ids(
-    db: &impl ConnectionTrait,
-    ws: WorkspaceId,
-    company: CompanyId,
-) -> Result<Vec<ContactId>, StoreError> {
-    let ids: Vec<uuid::Uuid> = by_ws(ws)
-        .select_only()
-        .column(contact::Column::Id)
-        .filter(contact::Column::CompanyId.eq(company.uuid()))
-        .filter(contact::Column::ErasedAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(ids.into_iter().map(ContactId::from_uuid).collect())
-}
-
 /// Separates the parts of `search_text`; a search word never contains it, so no match
 /// spans two parts.
 const SEP: char = '\u{1f}';

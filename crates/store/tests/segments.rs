@@ -116,6 +116,8 @@ fn attribute_value() -> impl Strategy<Value = (String, Value)> {
         prop::sample::select(TIERS).prop_map(|t| ("tier".to_owned(), json!(t))),
         prop_oneof![Just(0.0), Just(99.5), Just(100.0), -1000.0f64..1000.0]
             .prop_map(|n| ("spend".to_owned(), json!(n))),
+        // Beyond 2^53 an integer reads as the nearest float, in memory and in SQL alike.
+        Just(("spend".to_owned(), json!(9_007_199_254_740_993_i64))),
         prop::sample::select(NAMES).prop_map(|n| ("nickname".to_owned(), json!(n))),
         offset().prop_map(|o| ("birthday".to_owned(), json!(day(o)))),
         any::<bool>().prop_map(|b| ("vip".to_owned(), json!(b))),
@@ -212,7 +214,7 @@ fn leaf() -> impl Strategy<Value = Value> {
             }),
         (prop::sample::select(&["lifecycle_stage", "highest_stage"][..]), prop::sample::subsequence(STAGES, 1..3), any::<bool>())
             .prop_map(|(f, s, neg)| json!({"field": f, "op": if neg {"not_in"} else {"in"}, "value": s})),
-        (prop::sample::select(&["lead_score", "attributes.spend", "company.size"][..]), prop::sample::select(&["eq", "ne", "gt", "gte", "lt", "lte"][..]), prop_oneof![Just(0.0), Just(50.0), Just(99.5), -100.0f64..200.0])
+        (prop::sample::select(&["lead_score", "attributes.spend", "company.size"][..]), prop::sample::select(&["eq", "ne", "gt", "gte", "lt", "lte"][..]), prop_oneof![Just(0.0), Just(50.0), Just(99.5), Just(9_007_199_254_740_992.0), -100.0f64..200.0])
             .prop_map(|(f, o, v)| json!({"field": f, "op": o, "value": v})),
         (prop::sample::select(&["lead_score", "attributes.spend"][..]), -50i64..50, 0i64..100)
             .prop_map(|(f, lo, w)| json!({"field": f, "op": "between", "value": [lo, lo + w]})),

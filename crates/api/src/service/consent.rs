@@ -208,6 +208,9 @@ pub(crate) async fn record_for(
     contact: &Contact,
     events: Vec<ConsentEvent>,
 ) -> Result<Vec<ConfirmationDto>, ApiError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut issued = Vec::new();
     for mut e in events {
         e.contact_id = contact.id;
@@ -215,6 +218,8 @@ pub(crate) async fn record_for(
             issued.push(c);
         }
     }
+    // Once, after every decision: the contact's memberships follow all of them.
+    super::membership::upkeep(tx, who, &[contact.id]).await?;
     Ok(issued)
 }
 
@@ -255,7 +260,6 @@ async fn write_event(tx: &Tx, app: &App, who: &Caller, event: ConsentEvent) -> R
         data,
     );
     outbox::push(tx, &[e]).await?;
-    super::membership::upkeep(tx, who, &[event.contact_id]).await?;
     Ok(Recorded {
         event,
         effective,
@@ -356,6 +360,7 @@ pub async fn record(app: &App, who: &Caller, id: ContactId, input: RecordInput) 
     };
     let event = input.validate(purpose.as_ref(), contact.id, who.actor().clone(), now)?;
     let recorded = write_event(&tx, app, who, event).await?;
+    super::membership::upkeep(&tx, who, &[recorded.event.contact_id]).await?;
     super::commit(tx).await?;
     Ok(recorded)
 }
@@ -422,6 +427,7 @@ pub async fn confirm(app: &App, who: &Caller, token: &str, proof: Proof) -> Resu
     };
     store::use_confirmation(&tx, who.workspace(), &hash, now).await?;
     let recorded = write_event(&tx, app, who, event).await?;
+    super::membership::upkeep(&tx, who, &[recorded.event.contact_id]).await?;
     super::commit(tx).await?;
     Ok(recorded)
 }

@@ -207,6 +207,8 @@ pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precon
     let tx = app.db.begin().await?;
     // A tombstone stays: it holds the record of the erasure and the consent ledger.
     let before = locked(&tx, who, id, precondition).await?;
+    // Memberships go with the contact; subscribers hear that it left.
+    super::membership::leave_all(&tx, who, id).await?;
     contacts::delete(&tx, who.workspace(), id).await?;
     let e = event(
         EventType::ContactDeleted,

@@ -148,7 +148,14 @@ pub(crate) async fn upkeep_company(tx: &impl Conn, who: &Caller, id: CompanyId) 
     if !reads_company {
         return Ok(());
     }
-    let linked = contacts::linked_ids(tx, who.workspace(), id).await?;
+    // Locked, so a concurrent write to one of them waits and then decides with the
+    // company as changed here.
+    let linked: Vec<ContactId> = contacts::linked_to_company(tx, who.workspace(), id)
+        .await?
+        .into_iter()
+        .filter(|c| !c.is_erased())
+        .map(|c| c.id)
+        .collect();
     for chunk in linked.chunks(500) {
         upkeep(tx, who, chunk).await?;
     }

@@ -245,13 +245,16 @@ pub async fn refresh_time_relative(app: &App) {
         let who = Caller::new(s.workspace_id, ScopeSet::default(), Actor::system());
         let result = async {
             let registry = registry(app.db.read(), s.workspace_id).await?;
-            let Some(raw) = &s.rules else { return Ok(None) };
+            let tx = app.db.begin().await?;
+            // The rule is read under the lock: one changed since the listing is the one applied.
+            let locked = segments::get_for_update(&tx, s.workspace_id, s.id).await?;
+            let (SegmentKind::Dynamic, Some(raw)) = (locked.kind, &locked.rules) else {
+                return Ok(None);
+            };
             let rule = Rule::parse_stored(raw, &registry)?;
             if !rule.is_time_relative() {
                 return Ok(None);
             }
-            let tx = app.db.begin().await?;
-            let locked = segments::get_for_update(&tx, s.workspace_id, s.id).await?;
             let done = membership::refresh(&tx, &who, &locked, &rule, false).await?;
             super::commit(tx).await?;
             Ok::<_, ApiError>(Some(done))

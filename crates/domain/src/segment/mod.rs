@@ -17,7 +17,9 @@ mod rule;
 pub use duration::IsoDuration;
 pub use eval::{Subject, default_point, window};
 pub use field::{CompanyField, ContactField, Field, FieldInfo, Kind, Registry};
-pub use rule::{Condition, MAX_DEPTH, MAX_LIST, MAX_NODES, MAX_TEXT, Op, Operand, Rule, Scalar, fold, operators};
+pub use rule::{
+    Condition, MAX_DEPTH, MAX_LIST, MAX_NODES, MAX_TEXT, MAX_VALUES, Op, Operand, Rule, Scalar, fold, operators,
+};
 
 /// Most contact ids one call may add to or remove from a static segment.
 pub const MAX_MEMBER_CHANGE: usize = 1000;

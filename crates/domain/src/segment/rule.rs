@@ -17,6 +17,9 @@ pub const MAX_NODES: usize = 200;
 pub const MAX_LIST: usize = 1000;
 /// Longest text value, in characters.
 pub const MAX_TEXT: usize = 500;
+/// Most values all the `in`/`not_in` lists of one rule hold together (each is a bound
+/// parameter of the compiled statement).
+pub const MAX_VALUES: usize = 5000;
 
 crate::wire_enum!(
     /// A condition's operator.
@@ -111,6 +114,7 @@ impl Rule {
             registry,
             errors: Errors::default(),
             nodes: 0,
+            values: std::cell::Cell::new(0),
             strict: true,
         };
         let rule = p.node(raw, "", 1);
@@ -127,6 +131,7 @@ impl Rule {
             registry,
             errors: Errors::default(),
             nodes: 0,
+            values: std::cell::Cell::new(0),
             strict: false,
         };
         let rule = p.node(raw, "", 1);
@@ -170,6 +175,15 @@ impl Rule {
     }
 }
 
+/// A text value as compared: emails are keyed fully lowercased (as contacts' addresses
+/// are), other text is folded for A-Z.
+fn text_value(field: &Field, s: &str) -> String {
+    match field {
+        Field::Contact(super::field::ContactField::Email) => s.to_lowercase(),
+        _ => fold(s),
+    }
+}
+
 /// Folds the letters A-Z to lowercase: the case rule text comparisons follow in memory
 /// and in both databases alike.
 pub fn fold(s: &str) -> String {
@@ -180,6 +194,8 @@ struct Parser<'a> {
     registry: &'a Registry,
     errors: Errors,
     nodes: usize,
+    /// Values listed so far (checked where lists are read, by shared reference).
+    values: std::cell::Cell<usize>,
     strict: bool,
 }
 
@@ -191,8 +207,11 @@ impl Parser<'_> {
 
     fn node(&mut self, raw: &Value, at: &str, depth: usize) -> Option<Rule> {
         self.nodes += 1;
-        if self.nodes == MAX_NODES + 1 {
-            return self.fail(at, "too_large", format!("a rule has at most {MAX_NODES} nodes"));
+        if self.nodes > MAX_NODES {
+            if self.nodes == MAX_NODES + 1 {
+                return self.fail(at, "too_large", format!("a rule has at most {MAX_NODES} nodes"));
+            }
+            return None;
         }
         if depth > MAX_DEPTH {
             return self.fail(at, "too_deep", format!("rules nest at most {MAX_DEPTH} levels"));
@@ -314,6 +333,15 @@ impl Parser<'_> {
                         format!("`{op}` takes 1 to {MAX_LIST} values"),
                     ));
                 }
+                let total = self.values.get() + items.len();
+                self.values.set(total);
+                if total > MAX_VALUES {
+                    return Err(FieldError::new(
+                        at,
+                        "too_large",
+                        format!("a rule lists at most {MAX_VALUES} values in all"),
+                    ));
+                }
                 let values = items
                     .iter()
                     .enumerate()
@@ -345,14 +373,17 @@ impl Parser<'_> {
                 )),
             },
             Op::Contains | Op::StartsWith | Op::EndsWith if kind == Kind::Text => {
-                let Some(s) = v.as_str().filter(|s| !s.is_empty() && s.chars().count() <= MAX_TEXT) else {
+                let Some(s) = v
+                    .as_str()
+                    .filter(|s| !s.is_empty() && s.chars().count() <= MAX_TEXT && !s.chars().any(char::is_control))
+                else {
                     return Err(FieldError::new(
                         at,
                         "invalid_value",
-                        format!("`{op}` takes text of 1 to {MAX_TEXT} characters"),
+                        format!("`{op}` takes text of 1 to {MAX_TEXT} characters, without control characters"),
                     ));
                 };
-                Ok(Operand::One(Scalar::Text(fold(s))))
+                Ok(Operand::One(Scalar::Text(text_value(field, s))))
             }
             _ => self.scalar(field, &kind, v, at).map(Operand::One),
         }
@@ -362,11 +393,18 @@ impl Parser<'_> {
         let wrong = |what: &str| FieldError::new(at, "invalid_value", format!("`{}` takes {what}", field.name()));
         match kind {
             Kind::Text => match v.as_str() {
-                Some(s) if s.chars().count() <= MAX_TEXT => Ok(Scalar::Text(fold(s))),
-                _ => Err(wrong(&format!("text of at most {MAX_TEXT} characters"))),
+                Some(s) if s.chars().count() <= MAX_TEXT && !s.chars().any(char::is_control) => {
+                    Ok(Scalar::Text(text_value(field, s)))
+                }
+                _ => Err(wrong(&format!(
+                    "text of at most {MAX_TEXT} characters, without control characters"
+                ))),
             },
             Kind::Choice => {
-                let s = v.as_str().ok_or_else(|| wrong("one of its options, as text"))?;
+                let s = v
+                    .as_str()
+                    .filter(|s| s.chars().count() <= MAX_TEXT && !s.chars().any(char::is_control))
+                    .ok_or_else(|| wrong("one of its options, as text"))?;
                 let options = self.registry.options(field);
                 if self.strict && !options.iter().any(|o| o == s) {
                     return Err(FieldError::new(
@@ -397,6 +435,7 @@ impl Parser<'_> {
                 .as_str()
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| crate::truncate_to_micros(t.with_timezone(&Utc)))
+                .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
                 .map(Scalar::Time)
                 .ok_or_else(|| wrong("an RFC 3339 instant, e.g. 2026-01-31T00:00:00Z")),
         }

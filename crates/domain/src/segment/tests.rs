@@ -274,3 +274,39 @@ fn a_static_segment_takes_no_rules_and_a_dynamic_one_needs_them() {
     assert!(format!("{:?}", bad("dynamic", None)).contains("required"));
     assert!(format!("{:?}", bad("sometimes", None)).contains("/kind"));
 }
+
+#[test]
+fn emails_compare_as_their_keys_and_hostile_values_are_refused() {
+    let mut c = contact();
+    c.email = Some(Email::parse("Élise@Example.fr", "").unwrap());
+    assert!(matches(
+        json!({"field": "email", "op": "eq", "value": "ÉLISE@EXAMPLE.FR"}),
+        &c
+    ));
+    let codes = |v: Value| {
+        pointers(v)
+            .into_iter()
+            .map(|(p, c)| format!("{p} {c}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes(json!({"field": "first_name", "op": "eq", "value": "a\u{0}"})),
+        vec!["/value invalid_value"]
+    );
+    assert_eq!(
+        codes(json!({"field": "created_at", "op": "before", "value": "9999-12-31T23:00:00-02:00"})),
+        vec!["/value invalid_value"]
+    );
+    let list: Vec<String> = (0..MAX_LIST).map(|i| format!("n{i}")).collect();
+    let many: Vec<Value> = (0..6)
+        .map(|_| json!({"field": "first_name", "op": "in", "value": list}))
+        .collect();
+    assert!(codes(json!({ "any": many })).contains(&"/any/5/value too_large".to_owned()));
+    let wide: Vec<Value> = (0..1000)
+        .map(|_| json!({"field": "nope", "op": "eq", "value": 1}))
+        .collect();
+    assert!(
+        pointers(json!({ "any": wide })).len() <= MAX_NODES + 1,
+        "parsing stops at the node limit"
+    );
+}

@@ -225,7 +225,7 @@ impl Compiler {
                     format!("CASE WHEN json_type({a}, {path}) = 'text' THEN json_extract({a}, {path}) END")
                 }
                 AttributeType::Number => format!(
-                    "CASE WHEN json_type({a}, {path}) IN ('integer', 'real') THEN json_extract({a}, {path}) END"
+                    "CASE WHEN json_type({a}, {path}) IN ('integer', 'real') THEN CAST(json_extract({a}, {path}) AS REAL) END"
                 ),
                 AttributeType::Boolean => {
                     format!("CASE json_type({a}, {path}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END")
