@@ -358,7 +358,7 @@ async fn upkeep(r: &Rapport, pg: &mut sqlx::PgConnection, n: usize) {
     let (s, b) = r
         .send(
             reqwest::Method::POST,
-            "/v1/attributes",
+            "/v1/attribute-definitions",
             &token,
             &json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver", "bronze"]}),
         )
@@ -472,7 +472,7 @@ async fn main() {
     let (s, b) = rapport
         .send(
             reqwest::Method::POST,
-            "/v1/attributes",
+            "/v1/attribute-definitions",
             &token,
             &json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver", "bronze"]}),
         )

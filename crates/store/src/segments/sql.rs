@@ -35,6 +35,20 @@ fn value(s: &Scalar) -> Value {
     }
 }
 
+/// Whether a field can be missing (NOT NULL columns and the consent answer cannot).
+fn is_nullable(field: &Field) -> bool {
+    !matches!(
+        field,
+        Field::Contact(
+            ContactField::LifecycleStage
+                | ContactField::HighestStage
+                | ContactField::LeadScore
+                | ContactField::CreatedAt
+                | ContactField::UpdatedAt
+        ) | Field::Consent { .. }
+    )
+}
+
 /// A LIKE pattern with the wildcards of `text` escaped (`\`).
 fn like(prefix: &str, text: &str, suffix: &str) -> LikeExpr {
     let mut p = String::from(prefix);
@@ -85,33 +99,72 @@ impl Compiler {
 
     /// The rule as one condition.
     pub(crate) fn condition(&self, rule: &Rule) -> Condition {
+        self.node(rule, false)
+    }
+
+    /// A node; `negated` when a `not` lies above it, where every condition must be
+    /// exactly true or false (SQL's `NOT NULL` is `NULL`, which would drop the row where
+    /// the in-memory evaluator keeps it). Elsewhere `NULL` acts as false, as it does in
+    /// memory, so conditions stay plain comparisons the planner can estimate and use.
+    fn node(&self, rule: &Rule, negated: bool) -> Condition {
         match rule {
-            Rule::All(children) => children.iter().fold(Condition::all(), |c, r| c.add(self.condition(r))),
-            Rule::Any(children) => children.iter().fold(Condition::any(), |c, r| c.add(self.condition(r))),
-            Rule::Not(inner) => self.condition(inner).not(),
-            Rule::Test(c) => Condition::all().add(self.test(&c.field, c.op, &c.operand)),
+            Rule::All(children) => children
+                .iter()
+                .fold(Condition::all(), |c, r| c.add(self.node(r, negated))),
+            Rule::Any(children) => children
+                .iter()
+                .fold(Condition::any(), |c, r| c.add(self.node(r, negated))),
+            Rule::Not(inner) => self.node(inner, true).not(),
+            Rule::Test(c) => Condition::all().add(self.test(&c.field, c.op, &c.operand, negated)),
         }
     }
 
-    fn test(&self, field: &Field, op: Op, operand: &Operand) -> Expr {
+    /// `COALESCE(e, fallback)`: the answer when the field is missing.
+    fn otherwise(&self, e: Expr, fallback: bool) -> Expr {
+        let sql = match (self.pg, fallback) {
+            (true, true) => "COALESCE($1, TRUE)",
+            (true, false) => "COALESCE($1, FALSE)",
+            (false, true) => "COALESCE(?, TRUE)",
+            (false, false) => "COALESCE(?, FALSE)",
+        };
+        Expr::cust_with_exprs(sql, [e])
+    }
+
+    fn test(&self, field: &Field, op: Op, operand: &Operand, negated: bool) -> Expr {
         if let Field::Contact(ContactField::Tags) = field {
             return Self::tags(op, operand);
         }
+        if let Field::Consent { purpose, channel } = field
+            && let Some(e) = self.consent_test(purpose, *channel, op, operand)
+        {
+            return e;
+        }
         let x = self.field(field);
+        let nullable = is_nullable(field);
         let present = || x.clone().is_not_null();
-        let known = |e: Expr| present().and(e);
+        // A positive test: false (not NULL) for a missing value, where that matters.
+        let known = |e: Expr| {
+            if nullable && negated {
+                self.otherwise(e, false)
+            } else {
+                e
+            }
+        };
+        // A negative test (`ne`, `not_in`): true for a missing value.
+        let unless = |e: Expr| if nullable { self.otherwise(e, true) } else { e };
+        let v = |s: &Scalar| self.bound(field, s);
         match (op, operand) {
             (Op::Exists, Operand::Present(true)) => present(),
             (Op::Exists, Operand::Present(false)) => x.is_null(),
-            (Op::Eq, Operand::One(v)) => known(x.clone().eq(value(v))),
-            (Op::Ne, Operand::One(v)) => x.clone().is_null().or(x.clone().ne(value(v))),
-            (Op::In, Operand::Many(vs)) => known(x.clone().is_in(vs.iter().map(value))),
-            (Op::NotIn, Operand::Many(vs)) => x.clone().is_null().or(x.clone().is_not_in(vs.iter().map(value))),
-            (Op::Gt | Op::After, Operand::One(v)) => known(x.clone().gt(value(v))),
-            (Op::Gte, Operand::One(v)) => known(x.clone().gte(value(v))),
-            (Op::Lt | Op::Before, Operand::One(v)) => known(x.clone().lt(value(v))),
-            (Op::Lte, Operand::One(v)) => known(x.clone().lte(value(v))),
-            (Op::Between, Operand::Range(lo, hi)) => known(x.clone().gte(value(lo)).and(x.clone().lte(value(hi)))),
+            (Op::Eq, Operand::One(s)) => known(x.clone().eq(v(s))),
+            (Op::Ne, Operand::One(s)) => unless(x.clone().ne(v(s))),
+            (Op::In, Operand::Many(vs)) => known(x.clone().is_in(vs.iter().map(v))),
+            (Op::NotIn, Operand::Many(vs)) => unless(x.clone().is_not_in(vs.iter().map(v))),
+            (Op::Gt | Op::After, Operand::One(s)) => known(x.clone().gt(v(s))),
+            (Op::Gte, Operand::One(s)) => known(x.clone().gte(v(s))),
+            (Op::Lt | Op::Before, Operand::One(s)) => known(x.clone().lt(v(s))),
+            (Op::Lte, Operand::One(s)) => known(x.clone().lte(v(s))),
+            (Op::Between, Operand::Range(lo, hi)) => known(x.clone().between(v(lo), v(hi))),
             (Op::Contains, Operand::One(Scalar::Text(t))) => known(x.clone().like(like("%", t, "%"))),
             (Op::StartsWith, Operand::One(Scalar::Text(t))) => known(x.clone().like(like("", t, "%"))),
             (Op::EndsWith, Operand::One(Scalar::Text(t))) => known(x.clone().like(like("%", t, ""))),
@@ -125,6 +178,20 @@ impl Compiler {
             }
             // Parsing never pairs an operator with another operand shape.
             _ => Expr::cust("1 = 0"),
+        }
+    }
+
+    /// A bound value. A whole number compared with an integer column is bound as an
+    /// integer (the same comparison, without a cast of every row).
+    fn bound(&self, field: &Field, s: &Scalar) -> Value {
+        let integer = matches!(
+            field,
+            Field::Contact(ContactField::LeadScore) | Field::Company(CompanyField::Size)
+        );
+        match s {
+            #[allow(clippy::cast_possible_truncation)]
+            Scalar::Number(n) if integer && n.fract() == 0.0 && n.abs() < 9.0e15 => (*n as i64).into(),
+            other => value(other),
         }
     }
 
@@ -236,6 +303,91 @@ impl Compiler {
         if kind == AttributeType::String { self.fold(x) } else { x }
     }
 
+    /// A consent test as `EXISTS` / `NOT EXISTS` over the applicable states, which the
+    /// planner turns into semi- and anti-joins: the answer is `X` when a state answering
+    /// `X` applies and none stricter does (`none`: no state applies). Always true or
+    /// false. `None` for `exists`, answered by [`Self::consent`].
+    fn consent_test(&self, purpose: &str, channel: Channel, op: Op, operand: &Operand) -> Option<Expr> {
+        let answers: Vec<&str> = match operand {
+            Operand::One(Scalar::Text(a)) => vec![a.as_str()],
+            Operand::Many(all) => all
+                .iter()
+                .filter_map(|s| match s {
+                    Scalar::Text(a) => Some(a.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => return None,
+        };
+        let any = answers
+            .iter()
+            .fold(Condition::any(), |c, a| c.add(self.consent_is(purpose, channel, a)));
+        match op {
+            Op::Eq | Op::In => Some(Expr::from(any)),
+            Op::Ne | Op::NotIn => Some(Expr::from(any.not())),
+            _ => None,
+        }
+    }
+
+    /// Whether the consent answer for `purpose` is `answer`.
+    fn consent_is(&self, purpose: &str, channel: Channel, answer: &str) -> Condition {
+        // Strictest first: an answer holds when its state applies and no stricter one does.
+        const ORDER: [&str; 5] = ["withdrawn", "denied", "expired", "pending_confirmation", "granted"];
+        let states = |which: &[&str]| {
+            let mut q = Query::select();
+            q.expr(Expr::val(1))
+                .from_as(Alias::new("consent_states"), Alias::new("s"))
+                .and_where(
+                    Expr::col((Alias::new("s"), Alias::new("workspace_id")))
+                        .equals((Alias::new(CONTACTS), Alias::new("workspace_id"))),
+                )
+                .and_where(
+                    Expr::col((Alias::new("s"), Alias::new("contact_id")))
+                        .equals((Alias::new(CONTACTS), Alias::new("id"))),
+                )
+                .and_where(Expr::col((Alias::new("s"), Alias::new("purpose"))).eq(purpose));
+            let point = Expr::col((Alias::new("s"), Alias::new("contact_point")));
+            let mut applies = Condition::any().add(point.clone().eq(""));
+            match channel {
+                Channel::Email => applies = applies.add(point.equals((Alias::new(CONTACTS), Alias::new("email_key")))),
+                Channel::Sms | Channel::Phone => {
+                    applies = applies.add(point.equals((Alias::new(CONTACTS), Alias::new("phone"))))
+                }
+                Channel::Postal | Channel::Push | Channel::Any => {}
+            }
+            q.cond_where(applies);
+            q.cond_where(which.iter().fold(Condition::any(), |c, a| c.add(self.state_answers(a))));
+            q
+        };
+        if answer == "none" {
+            return Condition::all().add(Expr::exists(states(&ORDER)).not());
+        }
+        let Some(at) = ORDER.iter().position(|a| *a == answer) else {
+            return Condition::all().add(Expr::cust("1 = 0"));
+        };
+        let mut c = Condition::all().add(Expr::exists(states(&[answer])));
+        if at > 0 {
+            c = c.add(Expr::exists(states(&ORDER[..at])).not());
+        }
+        c
+    }
+
+    /// Whether a stored state (`s`) answers `answer` now.
+    fn state_answers(&self, answer: &str) -> Condition {
+        let col = |c: &str| Expr::col((Alias::new("s"), Alias::new(c)));
+        let expired = || col("expires_at").is_not_null().and(col("expires_at").lte(self.now));
+        let c = Condition::all();
+        match answer {
+            "expired" => c.add(col("status").eq("granted")).add(expired()),
+            "granted" => c.add(col("status").eq("granted")).add(
+                Condition::any()
+                    .add(col("expires_at").is_null())
+                    .add(col("expires_at").gt(self.now)),
+            ),
+            other => c.add(col("status").eq(other)),
+        }
+    }
+
     /// The consent answer for a purpose, as the consent check decides it: among the
     /// purpose-wide state and the state of the contact point the channel uses, the
     /// strictest (withdrawn, denied, expired, pending, granted); `none` without any.
@@ -260,5 +412,68 @@ impl Compiler {
                AND s.purpose = {p} AND (s.contact_point = '' {point})), 'none')"
         );
         Expr::cust_with_exprs(sql, [Expr::val(self.now), Expr::val(purpose)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use rapport_domain::attributes::{AttributeDefinition, AttributeEntity, AttributeSchema, AttributeType};
+    use rapport_domain::segment::Registry;
+    use sea_orm::sea_query::PostgresQueryBuilder;
+
+    fn registry() -> Registry {
+        let now = chrono::Utc::now();
+        let tier = AttributeDefinition {
+            id: rapport_domain::AttributeDefinitionId::new(),
+            entity: AttributeEntity::Contact,
+            key: "tier".into(),
+            label: "Tier".into(),
+            description: None,
+            kind: AttributeType::Enum,
+            options: vec!["gold".into(), "silver".into()],
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        Registry::new(
+            AttributeSchema::new([tier]),
+            AttributeSchema::default(),
+            [("email_marketing".to_owned(), Channel::Email)],
+        )
+    }
+
+    fn sql(rule: &serde_json::Value) -> String {
+        let rule = Rule::parse(rule, &registry()).unwrap();
+        let c = Compiler::new(DbBackend::Postgres, chrono::Utc::now());
+        c.matching(WorkspaceId::new(), &rule).to_string(PostgresQueryBuilder)
+    }
+
+    #[test]
+    fn a_condition_outside_not_reads_its_field_once() {
+        let s = sql(&serde_json::json!({"all": [
+            {"field": "lifecycle_stage", "op": "in", "value": ["customer", "repeat_customer"]},
+            {"field": "lead_score", "op": "gte", "value": 50},
+            {"field": "attributes.tier", "op": "eq", "value": "gold"},
+            {"field": "tags", "op": "contains", "value": "vip"},
+            {"field": "consent.email_marketing", "op": "eq", "value": "granted"}
+        ]}));
+        println!("{s}");
+        assert_eq!(s.matches("jsonb_typeof").count(), 1, "{s}");
+        assert!(!s.contains("END) IS NOT NULL") && !s.contains("\"lead_score\" IS NOT NULL"), "{s}");
+        assert!(!s.contains("COALESCE"), "{s}");
+        assert_eq!(
+            s.matches("NOT EXISTS").count(),
+            1,
+            "consent: a grant applies and nothing stricter: {s}"
+        );
+    }
+
+    #[test]
+    fn a_condition_under_not_is_two_valued() {
+        let s = sql(&serde_json::json!({"not": {"field": "attributes.tier", "op": "eq", "value": "gold"}}));
+        assert!(s.contains("COALESCE"), "{s}");
     }
 }
