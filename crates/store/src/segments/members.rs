@@ -132,8 +132,8 @@ pub async fn refresh(
         ));
     }
     record_exits(db, ws, segment, &out.exited, now).await?;
-    // Entering: matching contacts not yet members.
-    let mut new = compiler.matching(ws, rule);
+    // Entering: matching contacts not yet members, read straight from `contacts` (no
+    // self-join, so a plan made on stale statistics cannot turn quadratic).
     let mut is_member = Query::select();
     is_member
         .expr(Expr::val(1))
@@ -141,16 +141,15 @@ pub async fn refresh(
         .and_where(member_col("workspace_id").eq(ws.uuid()))
         .and_where(member_col("segment_id").eq(segment.uuid()))
         .and_where(member_col("contact_id").equals((Alias::new("contacts"), Alias::new("id"))));
-    new.and_where(Expr::exists(is_member).not());
     let mut select = Query::select();
     select
         .expr(Expr::val(ws.uuid()))
         .expr(Expr::val(segment.uuid()))
         .column((Alias::new("contacts"), Alias::new("id")))
         .expr(Expr::val(now))
-        .from(Alias::new("contacts"))
-        .and_where(Expr::col((Alias::new("contacts"), Alias::new("workspace_id"))).eq(ws.uuid()))
-        .and_where(Expr::col((Alias::new("contacts"), Alias::new("id"))).in_subquery(new));
+        .from(Alias::new("contacts"));
+    compiler.scope(&mut select, ws, rule);
+    select.and_where(Expr::exists(is_member).not());
     let mut insert = Query::insert();
     insert
         .into_table(members)

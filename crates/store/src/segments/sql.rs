@@ -462,7 +462,10 @@ mod tests {
         ]}));
         println!("{s}");
         assert_eq!(s.matches("jsonb_typeof").count(), 1, "{s}");
-        assert!(!s.contains("END) IS NOT NULL") && !s.contains("\"lead_score\" IS NOT NULL"), "{s}");
+        assert!(
+            !s.contains("END) IS NOT NULL") && !s.contains("\"lead_score\" IS NOT NULL"),
+            "{s}"
+        );
         assert!(!s.contains("COALESCE"), "{s}");
         assert_eq!(
             s.matches("NOT EXISTS").count(),
