@@ -152,7 +152,7 @@ impl Compiler {
         };
         // A negative test (`ne`, `not_in`): true for a missing value.
         let unless = |e: Expr| if nullable { self.otherwise(e, true) } else { e };
-        let v = |s: &Scalar| self.bound(field, s);
+        let v = |s: &Scalar| Self::bound(field, s);
         match (op, operand) {
             (Op::Exists, Operand::Present(true)) => present(),
             (Op::Exists, Operand::Present(false)) => x.is_null(),
@@ -183,7 +183,7 @@ impl Compiler {
 
     /// A bound value. A whole number compared with an integer column is bound as an
     /// integer (the same comparison, without a cast of every row).
-    fn bound(&self, field: &Field, s: &Scalar) -> Value {
+    fn bound(field: &Field, s: &Scalar) -> Value {
         let integer = matches!(
             field,
             Field::Contact(ContactField::LeadScore) | Field::Company(CompanyField::Size)
@@ -351,7 +351,7 @@ impl Compiler {
             match channel {
                 Channel::Email => applies = applies.add(point.equals((Alias::new(CONTACTS), Alias::new("email_key")))),
                 Channel::Sms | Channel::Phone => {
-                    applies = applies.add(point.equals((Alias::new(CONTACTS), Alias::new("phone"))))
+                    applies = applies.add(point.equals((Alias::new(CONTACTS), Alias::new("phone"))));
                 }
                 Channel::Postal | Channel::Push | Channel::Any => {}
             }
