@@ -320,9 +320,11 @@ fn rule_for(i: usize) -> Value {
     }
 }
 
-async fn patch_latencies(r: &Rapport, token: &str, ids: &[String], rounds: usize) -> Vec<f64> {
+/// `rounds` PATCHes from round `from` on: later phases start where earlier ones ended, so
+/// no PATCH repeats one that left nothing to change.
+async fn patch_latencies(r: &Rapport, token: &str, ids: &[String], from: usize, rounds: usize) -> Vec<f64> {
     let mut out = Vec::new();
-    for i in 0..rounds {
+    for i in from..from + rounds {
         let id = &ids[(i * 7919) % ids.len()];
         let body =
             json!({"lead_score": (i * 37) % 100, "tags": if i % 3 == 0 { json!(["vip"]) } else { json!(["b2b"]) }});
@@ -399,8 +401,8 @@ async fn upkeep(r: &Rapport, pg: &mut sqlx::PgConnection, n: usize) {
         );
     }
     let rounds = 300;
-    patch_latencies(r, &token, &ids, 30).await;
-    let without = patch_latencies(r, &token, &ids, rounds).await;
+    patch_latencies(r, &token, &ids, 0, 30).await;
+    let without = patch_latencies(r, &token, &ids, 30, rounds).await;
     for i in 0..100 {
         let (s, b) = r
             .send(
@@ -412,13 +414,13 @@ async fn upkeep(r: &Rapport, pg: &mut sqlx::PgConnection, n: usize) {
             .await;
         assert_eq!(s, 201, "{b}");
     }
-    let q = format!("SELECT count(*) FROM events WHERE workspace_id = '{ws}' AND kind LIKE 'segment.%'");
+    let q = format!("SELECT count(*) FROM events WHERE workspace_id = '{ws}' AND type LIKE 'segment.%'");
     let (before,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(q.clone()))
         .fetch_one(&mut *pg)
         .await
         .unwrap();
-    patch_latencies(r, &token, &ids, 30).await;
-    let with = patch_latencies(r, &token, &ids, rounds).await;
+    patch_latencies(r, &token, &ids, 30 + rounds, 30).await;
+    let with = patch_latencies(r, &token, &ids, 60 + rounds, rounds).await;
     let (after,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(q))
         .fetch_one(&mut *pg)
         .await
