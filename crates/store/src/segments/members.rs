@@ -89,6 +89,16 @@ pub async fn search(
     }
     ids.order_by((Alias::new("contacts"), Alias::new("id")), sea_orm::Order::Asc)
         .limit(limit + 1);
+    contacts_page(db, ws, ids, limit).await
+}
+
+/// The contacts whose ids `ids` selects (at most `limit + 1`, in id order), as a page.
+async fn contacts_page(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    ids: sea_orm::sea_query::SelectStatement,
+    limit: u64,
+) -> Result<Page<Contact>, StoreError> {
     let rows = contact::Entity::find()
         .filter(contact::Column::WorkspaceId.eq(ws.uuid()))
         .filter(contact::Column::Id.in_subquery(ids))
@@ -350,14 +360,7 @@ pub async fn page(
     }
     ids.order_by(sm::Column::ContactId, sea_orm::Order::Asc)
         .limit(limit + 1);
-    let rows = contact::Entity::find()
-        .filter(contact::Column::WorkspaceId.eq(ws.uuid()))
-        .filter(contact::Column::Id.in_subquery(ids))
-        .order_by_asc(contact::Column::Id)
-        .all(db)
-        .await?;
-    let rows = rows.into_iter().map(Contact::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(rows, limit))
+    contacts_page(db, ws, ids, limit).await
 }
 
 /// A contact's memberships: current ones first, then past spans, newest first.
