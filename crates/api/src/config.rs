@@ -62,6 +62,8 @@ pub struct Settings {
     /// How often dynamic segments whose rules depend on the clock (`within_last`,
     /// consent expiry) are reconciled in full.
     pub segment_refresh_seconds: u64,
+    /// How often customers without a recent purchase are moved to `churned`.
+    pub churn_check_seconds: u64,
     pub shutdown_timeout_seconds: u64,
     pub bootstrap: bool,
     pub graphql_max_depth: usize,
@@ -70,7 +72,7 @@ pub struct Settings {
 
 /// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
 /// the key in upper case (`DATABASE_URL` is also read without the prefix).
-pub const KEYS: [&str; 31] = [
+pub const KEYS: [&str; 32] = [
     "listen",
     "database_url",
     "db_max_connections",
@@ -98,6 +100,7 @@ pub const KEYS: [&str; 31] = [
     "webhook_retry_schedule",
     "webhook_lease_seconds",
     "segment_refresh_seconds",
+    "churn_check_seconds",
     "shutdown_timeout_seconds",
     "bootstrap",
     "graphql_max_depth",
@@ -334,6 +337,7 @@ impl Settings {
             webhook_retry_schedule: schedule(l.text("webhook_retry_schedule").as_deref())?,
             webhook_lease_seconds: l.parse("webhook_lease_seconds", 60)?,
             segment_refresh_seconds: l.parse("segment_refresh_seconds", 900)?,
+            churn_check_seconds: l.parse("churn_check_seconds", 3600)?,
             shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
             bootstrap: l.parse("bootstrap", true)?,
             graphql_max_depth: l.parse("graphql_max_depth", 12)?,
@@ -368,6 +372,9 @@ impl Settings {
             return Err(ConfigError(
                 "segment_refresh_seconds must be between 1 and 86400".into(),
             ));
+        }
+        if !(1..=86_400).contains(&self.churn_check_seconds) {
+            return Err(ConfigError("churn_check_seconds must be between 1 and 86400".into()));
         }
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(ConfigError("event_retention_days must be between 1 and 3650".into()));

@@ -1,5 +1,6 @@
 //! Background work of `rapport serve`: numbering committed events for the feed, and
-//! periodic refresh of dynamic segments whose rules depend on the clock, and hourly
+//! periodic refresh of dynamic segments whose rules depend on the clock, the churn
+//! check (customers without a recent purchase move to `churned`), and hourly
 //! maintenance (expired idempotency keys, events past their retention).
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub fn spawn(app: &actix_web::web::Data<App>) -> Vec<tokio::task::JoinHandle<()>
     let seq = app.clone();
     let maint = app.clone();
     let seg = app.clone();
+    let churn = app.clone();
     vec![
         tokio::spawn(async move {
             let mut wait = SEQUENCE_EVERY;
@@ -49,6 +51,13 @@ pub fn spawn(app: &actix_web::web::Data<App>) -> Vec<tokio::task::JoinHandle<()>
             loop {
                 every.tick().await;
                 crate::service::segments::refresh_time_relative(&seg).await;
+            }
+        }),
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(churn.settings.churn_check_seconds));
+            loop {
+                every.tick().await;
+                crate::service::orders::churn(&churn).await;
             }
         }),
         tokio::spawn(async move {

@@ -52,7 +52,7 @@ impl Modify for SegmentRules {
 #[openapi(
     info(
         title = "Rapport",
-        description = "Rapport is a headless CRM: contacts, companies, customer lifecycle stages and a consent ledger over REST and GraphQL (`/graphql`).\n\nConventions: errors are RFC 9457 problem documents with a stable `code`; lists are cursor-paginated (`limit`, `after` → `page.next_cursor`); unknown query parameters and JSON fields are refused; POST accepts `Idempotency-Key`; records carry `version`, sent as `ETag` and checked through `If-Match`.",
+        description = "Rapport is a headless CRM: contacts, companies, orders and purchase metrics, customer lifecycle stages, segments and a consent ledger over REST and GraphQL (`/graphql`).\n\nConventions: errors are RFC 9457 problem documents with a stable `code`; lists are cursor-paginated (`limit`, `after` → `page.next_cursor`); unknown query parameters and JSON fields are refused; POST accepts `Idempotency-Key`; records carry `version`, sent as `ETag` and checked through `If-Match`.",
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth, &SegmentRules),
@@ -68,6 +68,8 @@ impl Modify for SegmentRules {
         crate::dto::events::payloads::PurposeEventData,
         crate::dto::events::payloads::PurposeUpdatedData,
         crate::dto::events::payloads::SegmentMembershipData,
+        crate::dto::events::payloads::OrderEventData,
+        crate::dto::events::payloads::OrderUpdatedData,
     )),
     paths(
         rest::auth::token,
@@ -132,6 +134,15 @@ impl Modify for SegmentRules {
         rest::segments::refresh,
         rest::segments::search,
         rest::segments::of_contact,
+        rest::orders::upsert,
+        rest::orders::upsert_batch,
+        rest::orders::get,
+        rest::orders::get_by_external_id,
+        rest::orders::list,
+        rest::orders::of_contact,
+        rest::orders::metrics,
+        rest::orders::workspace,
+        rest::orders::update_workspace,
         rest::companies::create,
         rest::companies::list,
         rest::companies::get,
@@ -161,6 +172,8 @@ impl Modify for SegmentRules {
         (name = "ingestion", description = "Connectors (shops, ERP systems) and their signed pushes"),
         (name = "webhooks", description = "Signed outgoing webhooks (Standard Webhooks): endpoints, deliveries, retries and replays"),
         (name = "segments", description = "Audiences: dynamic segments kept current by a rule, snapshots frozen at creation, static lists; the rule language also searches contacts"),
+        (name = "orders", description = "Orders from shops and ERPs, upserted by (source, external_id); the purchase metrics they add up to; the lifecycle moves they cause"),
+        (name = "workspace", description = "The caller's workspace and its settings"),
         (name = "companies", description = "Accounts contacts belong to"),
         (name = "attributes", description = "Typed custom attributes"),
         (name = "operations", description = "Health, readiness and metrics"),

@@ -39,10 +39,14 @@ pub enum EventType {
     SegmentEntered,
     #[serde(rename = "segment.exited")]
     SegmentExited,
+    #[serde(rename = "order.created")]
+    OrderCreated,
+    #[serde(rename = "order.updated")]
+    OrderUpdated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 17] = [
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
@@ -58,6 +62,8 @@ impl EventType {
         EventType::ConsentPurposeDeleted,
         EventType::SegmentEntered,
         EventType::SegmentExited,
+        EventType::OrderCreated,
+        EventType::OrderUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +83,8 @@ impl EventType {
             EventType::ConsentPurposeDeleted => "consent_purpose.deleted",
             EventType::SegmentEntered => "segment.entered",
             EventType::SegmentExited => "segment.exited",
+            EventType::OrderCreated => "order.created",
+            EventType::OrderUpdated => "order.updated",
         }
     }
 }
@@ -121,6 +129,10 @@ impl EventType {
             }
             EventType::SegmentExited => {
                 "A contact left a segment. `object`: the membership (segment id and name, contact id, entered_at, exited_at)."
+            }
+            EventType::OrderCreated => "An order was received for the first time. `object`: the order.",
+            EventType::OrderUpdated => {
+                "A re-sent order changed (status, lines, amounts …). `object`: the order after; `changed_fields` and `previous`."
             }
             EventType::WebhookDisabled => {
                 "A webhook endpoint was disabled after failing persistently or answering 410. `object`: the endpoint; `reason`."

@@ -130,3 +130,7 @@ id_type!(
     /// A segment: a rule-defined audience or an explicit list of contacts.
     SegmentId
 );
+id_type!(
+    /// An order from a shop or an ERP.
+    OrderId
+);

@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod lifecycle;
+pub mod order;
 pub mod patch;
 pub mod phone;
 pub mod privacy;
@@ -23,7 +24,7 @@ mod wire;
 
 pub use error::{DomainError, FieldError};
 pub use ids::{
-    ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, DeliveryId, ErasureId, EventId,
+    ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, DeliveryId, ErasureId, EventId, OrderId,
     SegmentId, TransitionId, WebhookId, WorkspaceId,
 };
 

@@ -208,6 +208,32 @@ impl Cause {
     }
 }
 
+/// Where a new purchase moves a contact, if anywhere: with `purchases` orders counting
+/// (this one included), the first makes a `customer`, the second a `repeat_customer`;
+/// a `churned` contact becomes a `customer` again (a reactivation) when the purchase is
+/// `recent` (placed within the churn window: an old order imported late brings no one
+/// back). Never backward: an advocate stays an advocate.
+pub fn after_purchase(stage: Stage, purchases: i64, recent: bool) -> Option<(Stage, Direction)> {
+    let target = match purchases {
+        i64::MIN..=0 => return None,
+        1 => Stage::Customer,
+        _ => Stage::RepeatCustomer,
+    };
+    if stage == Stage::Churned {
+        return recent.then_some((Stage::Customer, Direction::Reactivation));
+    }
+    match stage.direction(target) {
+        Direction::Forward => Some((target, Direction::Forward)),
+        _ => None,
+    }
+}
+
+/// Whether a customer whose latest purchase was at `last_purchase` has churned at `now`:
+/// a customer stage (customer, repeat customer, advocate) and no purchase for `days`.
+pub fn has_churned(stage: Stage, last_purchase: DateTime<Utc>, days: u32, now: DateTime<Utc>) -> bool {
+    stage.is_customer() && last_purchase < now - chrono::TimeDelta::days(i64::from(days))
+}
+
 /// Longest transition reason, in characters.
 pub const MAX_REASON_CHARS: usize = 1000;
 
@@ -318,6 +344,59 @@ mod tests {
         [B, B, B, B, R, R, R, S, B], // churned
         [B, B, B, B, F, F, F, B, S], // disqualified
     ];
+
+    #[test]
+    fn purchases_move_contacts_forward_only() {
+        use Stage::*;
+        // (stage, purchases, recent) → expected
+        let cases: [(Stage, i64, bool, Option<(Stage, Direction)>); 16] = [
+            (Subscriber, 1, true, Some((Customer, F))),
+            (Lead, 1, false, Some((Customer, F))),
+            (Opportunity, 2, true, Some((RepeatCustomer, F))),
+            (Disqualified, 1, true, Some((Customer, F))),
+            (Customer, 1, true, None),
+            (Customer, 2, false, Some((RepeatCustomer, F))),
+            (RepeatCustomer, 5, true, None),
+            (Advocate, 1, true, None),
+            (Advocate, 9, true, None),
+            (Churned, 1, true, Some((Customer, R))),
+            (Churned, 7, true, Some((Customer, R))),
+            (Churned, 3, false, None),
+            (Subscriber, 0, true, None),
+            (Customer, 0, true, None),
+            (Churned, 0, true, None),
+            (Qualified, -1, true, None),
+        ];
+        for (stage, n, recent, expected) in cases {
+            assert_eq!(after_purchase(stage, n, recent), expected, "{stage} {n} {recent}");
+        }
+    }
+
+    #[test]
+    fn only_customers_without_a_purchase_for_the_window_churn() {
+        let now = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let days = |d: i64| now - chrono::TimeDelta::days(d);
+        assert!(has_churned(Stage::Customer, days(181), 180, now));
+        assert!(has_churned(Stage::Advocate, days(400), 180, now));
+        assert!(!has_churned(Stage::RepeatCustomer, days(180), 180, now));
+        assert!(!has_churned(Stage::Customer, days(10), 180, now));
+        assert!(!has_churned(Stage::Lead, days(400), 180, now));
+        assert!(!has_churned(Stage::Churned, days(400), 180, now));
+    }
+
+    proptest! {
+        #[test]
+        fn a_purchase_never_moves_anyone_backward(i in 0usize..9, n in 0i64..5, recent: bool) {
+            let from = Stage::ALL[i];
+            if let Some((to, dir)) = after_purchase(from, n, recent) {
+                prop_assert_eq!(from.direction(to), dir);
+                prop_assert!(matches!(dir, Direction::Forward | Direction::Reactivation));
+                prop_assert!(from.check(to, Authority::default()).is_ok());
+            }
+        }
+    }
 
     #[test]
     fn every_pair_of_stages_moves_as_the_table_says() {

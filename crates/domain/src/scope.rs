@@ -22,10 +22,12 @@ pub enum Scope {
     ConnectorsManage,
     SegmentsRead,
     SegmentsWrite,
+    OrdersRead,
+    OrdersWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 18] = [
         Scope::Admin,
         Scope::ContactsRead,
         Scope::ContactsWrite,
@@ -42,6 +44,8 @@ impl Scope {
         Scope::ConnectorsManage,
         Scope::SegmentsRead,
         Scope::SegmentsWrite,
+        Scope::OrdersRead,
+        Scope::OrdersWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +66,8 @@ impl Scope {
             Scope::ConnectorsManage => "connectors:manage",
             Scope::SegmentsRead => "segments:read",
             Scope::SegmentsWrite => "segments:write",
+            Scope::OrdersRead => "orders:read",
+            Scope::OrdersWrite => "orders:write",
         }
     }
 

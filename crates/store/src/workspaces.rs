@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rapport_domain::WorkspaceId;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entity::workspace;
 use crate::error::StoreError;
@@ -13,7 +13,12 @@ pub struct Workspace {
     pub id: WorkspaceId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Days without a purchase after which a customer counts as churned.
+    pub churn_after_days: u32,
 }
+
+/// The churn window of a new workspace, in days.
+pub const DEFAULT_CHURN_AFTER_DAYS: u32 = 180;
 
 impl From<workspace::Model> for Workspace {
     fn from(m: workspace::Model) -> Self {
@@ -21,6 +26,7 @@ impl From<workspace::Model> for Workspace {
             id: WorkspaceId::from_uuid(m.id),
             name: m.name,
             created_at: m.created_at,
+            churn_after_days: u32::try_from(m.churn_after_days).unwrap_or(DEFAULT_CHURN_AFTER_DAYS),
         }
     }
 }
@@ -31,11 +37,13 @@ pub async fn create(db: &impl ConnectionTrait, name: &str) -> Result<Workspace, 
         id: WorkspaceId::new(),
         name: name.to_owned(),
         created_at: crate::now(),
+        churn_after_days: DEFAULT_CHURN_AFTER_DAYS,
     };
     workspace::Entity::insert(workspace::ActiveModel {
         id: Set(w.id.uuid()),
         name: Set(w.name.clone()),
         created_at: Set(w.created_at),
+        churn_after_days: Set(i32::try_from(w.churn_after_days).unwrap_or(i32::MAX)),
     })
     .exec_without_returning(db)
     .await?;
@@ -62,4 +70,37 @@ pub async fn first(db: &impl ConnectionTrait) -> Result<Option<Workspace>, Store
         .one(db)
         .await?
         .map(Workspace::from))
+}
+
+/// Sets a workspace's churn window.
+/// # Errors
+/// `NotFound` when there is no such workspace.
+pub async fn set_churn_after_days(
+    db: &impl ConnectionTrait,
+    id: WorkspaceId,
+    days: u32,
+) -> Result<Workspace, StoreError> {
+    let r = workspace::Entity::update_many()
+        .col_expr(
+            workspace::Column::ChurnAfterDays,
+            sea_orm::sea_query::Expr::value(i32::try_from(days).unwrap_or(i32::MAX)),
+        )
+        .filter(workspace::Column::Id.eq(id.uuid()))
+        .exec(db)
+        .await?;
+    if r.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    get(db, id).await
+}
+
+/// Every workspace with its churn window (for the periodic churn check).
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Workspace>, StoreError> {
+    Ok(workspace::Entity::find()
+        .order_by_asc(workspace::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Workspace::from)
+        .collect())
 }

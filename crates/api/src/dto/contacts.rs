@@ -99,6 +99,9 @@ pub struct ContactDto {
     /// With `?include=consents`: the answer for each purpose that has records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consents: Option<BTreeMap<String, super::consent::ConsentSummary>>,
+    /// With `?include=metrics`: what the contact's purchases add up to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<super::orders::PurchaseMetricsDto>,
 }
 
 impl From<&Contact> for ContactDto {
@@ -130,6 +133,7 @@ impl From<&Contact> for ContactDto {
             updated_at: c.updated_at,
             erased_at: c.erased_at,
             consents: None,
+            metrics: None,
         }
     }
 }

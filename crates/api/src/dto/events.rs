@@ -182,6 +182,21 @@ pub mod payloads {
         pub exited_at: Option<chrono::DateTime<chrono::Utc>>,
     }
 
+    /// `order.created`.
+    #[derive(Serialize, ToSchema)]
+    pub struct OrderEventData {
+        pub object: crate::dto::orders::OrderDto,
+    }
+
+    /// `order.updated`.
+    #[derive(Serialize, ToSchema)]
+    pub struct OrderUpdatedData {
+        pub object: crate::dto::orders::OrderDto,
+        pub changed_fields: Vec<String>,
+        #[schema(value_type = Object)]
+        pub previous: serde_json::Value,
+    }
+
     /// `webhook.disabled`.
     #[derive(Serialize, ToSchema)]
     pub struct WebhookDisabledData {
@@ -204,5 +219,7 @@ pub fn data_schema(t: EventType) -> &'static str {
         EventType::ConsentPurposeCreated | EventType::ConsentPurposeDeleted => "#/components/schemas/PurposeEventData",
         EventType::ConsentPurposeUpdated => "#/components/schemas/PurposeUpdatedData",
         EventType::SegmentEntered | EventType::SegmentExited => "#/components/schemas/SegmentMembershipData",
+        EventType::OrderCreated => "#/components/schemas/OrderEventData",
+        EventType::OrderUpdated => "#/components/schemas/OrderUpdatedData",
     }
 }

@@ -193,6 +193,20 @@ impl ContactNode {
     ) -> async_graphql::Result<Vec<super::segments::MembershipGql>> {
         super::segments::of_contact(ctx, self.0.id, include_past).await
     }
+    /// The contact's orders, newest first (needs `orders:read`).
+    #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, super::orders::OrderNode, EmptyFields, EmptyFields>> {
+        super::orders::of_contact(ctx, self.0.id, first, after).await
+    }
+    /// What the contact's purchases add up to, per currency.
+    async fn metrics(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::dto::orders::PurchaseMetricsDto> {
+        super::orders::metrics_of(ctx, self.0.id).await
+    }
     /// Stage transitions, oldest first.
     #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
     async fn lifecycle_history(

@@ -59,3 +59,23 @@ impl Loader<ContactId> for ConsentLoader {
         Ok(states)
     }
 }
+
+/// The per-request loader of contacts' purchase metrics.
+pub type Metrics = async_graphql::dataloader::DataLoader<MetricsLoader, async_graphql::dataloader::HashMapCache>;
+
+/// Loads the purchase metrics of contacts of the caller's workspace.
+pub struct MetricsLoader {
+    pub app: web::Data<App>,
+    pub who: Caller,
+}
+
+impl Loader<ContactId> for MetricsLoader {
+    type Value = rapport_domain::order::PurchaseMetrics;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ContactId]) -> Result<HashMap<ContactId, Self::Value>, Self::Error> {
+        crate::service::orders::metrics_of_many(&self.app, &self.who, keys)
+            .await
+            .map_err(|e| e.extend())
+    }
+}

@@ -8,6 +8,7 @@ mod contact_mutations;
 mod contacts;
 mod events;
 mod loaders;
+mod orders;
 mod segments;
 mod subscription;
 mod webhooks;
@@ -33,6 +34,7 @@ pub struct Query(
     events::EventQuery,
     webhooks::WebhookQuery,
     segments::SegmentQuery,
+    orders::OrderQuery,
 );
 
 /// Every mutation.
@@ -43,6 +45,7 @@ pub struct Mutation(
     consent::ConsentMutation,
     webhooks::WebhookMutation,
     segments::SegmentMutation,
+    orders::OrderMutation,
 );
 
 /// The schema type.
@@ -156,9 +159,22 @@ pub async fn post(
         HashMapCache::default(),
     )
     .delay(std::time::Duration::ZERO);
+    let metrics: loaders::Metrics = DataLoader::with_cache(
+        loaders::MetricsLoader {
+            app: app.clone(),
+            who: who.clone(),
+        },
+        tokio::spawn,
+        HashMapCache::default(),
+    );
     let mut request = body.into_inner().into_request()?;
     parsed.prepare(&mut request);
-    let request = request.data(app.clone()).data(who).data(loader).data(consents);
+    let request = request
+        .data(app.clone())
+        .data(who)
+        .data(loader)
+        .data(consents)
+        .data(metrics);
     let response = schema.execute(request).await;
     Ok(HttpResponse::Ok().json(response))
 }

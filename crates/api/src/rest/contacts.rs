@@ -49,7 +49,8 @@ pub struct ContactQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Search: every word must appear in the first name, last name or email.
     pub q: Option<String>,
-    /// `consents`: add each contact's answer per consent purpose (needs `consent:read`).
+    /// `consents`: add each contact's answer per consent purpose (needs `consent:read`);
+    /// `metrics`: add each contact's purchase metrics; both: `consents,metrics`.
     pub include: Option<String>,
 }
 
@@ -58,15 +59,23 @@ pub struct ContactQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct IncludeQuery {
-    /// `consents`: add the answer per consent purpose (needs `consent:read`).
+    /// `consents`: add the answer per consent purpose (needs `consent:read`);
+    /// `metrics`: add the purchase metrics; both: `consents,metrics`.
     pub include: Option<String>,
 }
 
-/// Whether `include` asks for consents.
+/// The optional parts `include` asks for.
+#[derive(Clone, Copy, Debug, Default)]
+struct Parts {
+    consents: bool,
+    metrics: bool,
+}
+
+/// Reads `include` (`consents`, `metrics`, comma-separated).
 /// # Errors
 /// 400 `invalid_query` for anything else.
-fn wants_consents(include: Option<&str>) -> Result<bool, ApiError> {
-    let mut consents = false;
+fn parts(include: Option<&str>) -> Result<Parts, ApiError> {
+    let mut parts = Parts::default();
     for part in include
         .unwrap_or_default()
         .split(',')
@@ -74,31 +83,42 @@ fn wants_consents(include: Option<&str>) -> Result<bool, ApiError> {
         .filter(|p| !p.is_empty())
     {
         match part {
-            "consents" => consents = true,
+            "consents" => parts.consents = true,
+            "metrics" => parts.metrics = true,
             other => {
                 return Err(ApiError::bad_request(
                     "invalid_query",
-                    format!("include: unknown part '{other}'; known: consents"),
+                    format!("include: unknown part '{other}'; known: consents, metrics"),
                 ));
             }
         }
     }
-    Ok(consents)
+    Ok(parts)
 }
 
-/// Contact representations, with their consent answers when asked for.
+/// Contact representations, with their consent answers and purchase metrics when asked
+/// for.
 pub(crate) async fn dtos(
     app: &App,
     who: &Caller,
     contacts: &[Contact],
     include: Option<&str>,
 ) -> Result<Vec<ContactDto>, ApiError> {
+    let parts = parts(include)?;
     let mut out: Vec<ContactDto> = contacts.iter().map(ContactDto::from).collect();
-    if wants_consents(include)? {
+    if parts.consents {
         let mut all = service::consent::summaries(app, who, contacts).await?;
         for (dto, c) in out.iter_mut().zip(contacts) {
             let map = all.remove(&c.id).unwrap_or_default();
             dto.consents = Some(map.iter().map(|(k, d)| (k.clone(), d.into())).collect());
+        }
+    }
+    if parts.metrics {
+        let ids: Vec<ContactId> = contacts.iter().map(|c| c.id).collect();
+        let mut all = service::orders::metrics_of_many(app, who, &ids).await?;
+        for (dto, c) in out.iter_mut().zip(contacts) {
+            let m = all.remove(&c.id).unwrap_or_default();
+            dto.metrics = Some(crate::dto::orders::PurchaseMetricsDto::from(&m));
         }
     }
     Ok(out)
@@ -345,7 +365,7 @@ pub async fn retag(
 }
 
 /// Whether the request asked for `Prefer: return=minimal` (RFC 7240).
-fn minimal(req: &HttpRequest) -> bool {
+pub(crate) fn minimal(req: &HttpRequest) -> bool {
     req.headers()
         .get_all("prefer")
         .filter_map(|v| v.to_str().ok())

@@ -12,6 +12,7 @@ pub mod events;
 pub mod lifecycle;
 mod methods;
 pub mod ops;
+pub mod orders;
 pub mod privacy;
 pub mod segments;
 pub mod webhooks;
@@ -97,6 +98,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(contacts::get_by_external_id)
         .service(contacts::upsert_by_external_id)
         .service(contacts::retag)
+        .service(orders::batch_scope(batch_limit))
+        .service(orders::upsert)
+        .service(orders::list)
+        .service(orders::get_by_external_id)
+        .service(orders::get)
+        .service(orders::of_contact)
+        .service(orders::metrics)
+        .service(orders::workspace)
+        .service(orders::update_workspace)
         .service(segments::search)
         .service(segments::of_contact)
         .service(lifecycle::change_stage)

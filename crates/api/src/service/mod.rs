@@ -16,11 +16,13 @@ pub mod events;
 pub mod ingest;
 pub mod lifecycle;
 mod membership;
+pub mod orders;
 pub mod privacy;
 pub mod seed;
 pub mod segments;
 pub mod upserts;
 pub mod webhooks;
+pub mod workspace;
 
 use rapport_domain::event::{Event, EventType};
 use serde::Serialize;

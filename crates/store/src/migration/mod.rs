@@ -10,6 +10,7 @@ mod m0003_event_positions;
 mod m0004_webhooks;
 mod m0005_connectors;
 mod m0006_segments;
+mod m0007_orders;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_webhooks::Migration),
             Box::new(m0005_connectors::Migration),
             Box::new(m0006_segments::Migration),
+            Box::new(m0007_orders::Migration),
         ]
     }
 

@@ -244,22 +244,33 @@ pub async fn exit(
     at: DateTime<Utc>,
 ) -> Result<Vec<Membership>, StoreError> {
     let mut ended = Vec::new();
-    for (s, c) in rows {
+    // Two parameters per row.
+    for chunk in rows.chunks(CHUNK) {
         let mut q = Query::delete();
         q.from_table(Alias::new("segment_members"))
             .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
-            .and_where(Expr::col(Alias::new("segment_id")).eq(s.uuid()))
-            .and_where(Expr::col(Alias::new("contact_id")).eq(c.uuid()))
-            .returning(Query::returning().columns([Alias::new("entered_at")]));
-        if let Some(r) = db.query_one(&q).await? {
+            .and_where(
+                Expr::tuple([Expr::col(Alias::new("segment_id")), Expr::col(Alias::new("contact_id"))])
+                    .in_tuples(chunk.iter().map(|(s, c)| (s.uuid(), c.uuid()))),
+            )
+            .returning(Query::returning().columns([
+                Alias::new("segment_id"),
+                Alias::new("contact_id"),
+                Alias::new("entered_at"),
+            ]));
+        for r in db.query_all(&q).await? {
             ended.push(Membership {
-                segment_id: *s,
-                contact_id: *c,
+                segment_id: SegmentId::from_uuid(r.try_get::<Uuid>("", "segment_id")?),
+                contact_id: ContactId::from_uuid(r.try_get::<Uuid>("", "contact_id")?),
                 entered_at: r.try_get("", "entered_at")?,
                 exited_at: Some(at),
             });
         }
     }
+    // In the order asked, whatever order the database returned them in.
+    let order: std::collections::HashMap<(SegmentId, ContactId), usize> =
+        rows.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    ended.sort_by_key(|m| order.get(&(m.segment_id, m.contact_id)).copied());
     let history: Vec<sh::ActiveModel> = ended
         .iter()
         .map(|m| span(ws, m.segment_id, m.contact_id, m.entered_at, at))

@@ -173,6 +173,48 @@ pub async fn all_of_kind(
         .collect()
 }
 
+/// What the parsed rules of a workspace's dynamic segments depend on: the segments
+/// themselves, the attribute definitions and the consent purposes. Two equal stamps mean
+/// nothing of it changed in between (a create or an update moves the latest
+/// `updated_at`, a delete the count), so rules parsed under one stamp can be reused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulesStamp(Vec<(i64, i64, Option<String>)>);
+
+impl RulesStamp {
+    /// Whether the workspace has no dynamic segment.
+    pub fn no_dynamic_segments(&self) -> bool {
+        self.0.iter().any(|(k, n, _)| *k == 0 && *n == 0)
+    }
+}
+
+/// The workspace's [`RulesStamp`], read in one statement.
+pub async fn rules_stamp(db: &impl ConnectionTrait, ws: WorkspaceId) -> Result<RulesStamp, StoreError> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, UnionType};
+    let part = |k: i64, table: &str| {
+        let mut q = Query::select();
+        q.expr_as(Expr::val(k), Alias::new("k"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .expr_as(Expr::cust("CAST(MAX(updated_at) AS TEXT)"), Alias::new("at"))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()));
+        q
+    };
+    let mut q = part(0, "segments");
+    q.and_where(Expr::col(Alias::new("kind")).eq(SegmentKind::Dynamic.as_str()));
+    q.union(UnionType::All, part(1, "attribute_definitions"))
+        .union(UnionType::All, part(2, "consent_purposes"));
+    let mut parts = Vec::with_capacity(3);
+    for r in db.query_all(&q).await? {
+        parts.push((
+            r.try_get::<i64>("", "k")?,
+            r.try_get::<i64>("", "n")?,
+            r.try_get::<Option<String>>("", "at")?,
+        ));
+    }
+    parts.sort();
+    Ok(RulesStamp(parts))
+}
+
 /// Dynamic segments of every workspace, for the periodic refresh.
 pub async fn all_dynamic(db: &impl ConnectionTrait) -> Result<Vec<Segment>, StoreError> {
     segment::Entity::find()
