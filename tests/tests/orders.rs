@@ -3,7 +3,8 @@
 //! external id of the order's source, email); every validation rule and its pointer;
 //! batches; reads and their pages; purchase metrics per currency; the lifecycle moves
 //! orders cause and the periodic churn check with its per-workspace window; events;
-//! tenant isolation, scopes and hostile input.
+//! tenant isolation, scopes and hostile input; segments over purchase metrics and
+//! windowed order aggregates; GraphQL.
 
 // Test bodies run through `on_both!`, outside `#[test]` fns, where a failed unwrap is the
 // intended test failure.
@@ -1387,6 +1388,272 @@ async fn bad_input_is_refused_and_never_a_server_error(s: Server) {
     assert!(r.status.is_client_error(), "{}", r.body);
 }
 
+// ---------------------------------------------------------------------------------------
+// Segments over purchases
+
+/// The member ids of a segment (one page).
+async fn members(api: &Api<'_>, segment: &str) -> Vec<String> {
+    let r = api.get(&format!("/v1/segments/{segment}/members?limit=500")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut ids: Vec<String> = r.body["data"].as_array().unwrap().iter().map(id_of).collect();
+    ids.sort();
+    ids
+}
+
+async fn dynamic(api: &Api<'_>, name: &str, rules: Value) -> String {
+    let r = api.post("/v1/segments", json!({"name": name, "rules": rules})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    id_of(&r.body)
+}
+
+async fn segments_follow_purchases_as_orders_change(s: Server) {
+    let api = Api::admin(&s).await;
+    let ana = order(
+        "s1",
+        email("ana@example.com"),
+        &json!({"lines": [line("Lamp", 1, 6000)]}),
+    );
+    let ana_id = api.created(&ana).await["contact_id"].as_str().unwrap().to_owned();
+    let ben_id = api
+        .created(&order(
+            "s2",
+            email("ben@example.com"),
+            &json!({"placed_at": days_ago(200)}),
+        ))
+        .await["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let idle = api.contact(json!({"email": "idle@example.com"})).await;
+    let big = dynamic(
+        &api,
+        "big spenders",
+        json!({"field": "metrics.total_spent.EUR", "op": "gte", "value": 5000}),
+    )
+    .await;
+    let recent = dynamic(
+        &api,
+        "two purchases in 90 days",
+        json!({"field": "orders.count", "op": "gte", "value": 2, "within": "P90D"}),
+    )
+    .await;
+    let never = dynamic(
+        &api,
+        "never bought",
+        json!({"field": "metrics.order_count", "op": "eq", "value": 0}),
+    )
+    .await;
+    let lapsed = dynamic(
+        &api,
+        "lapsed",
+        json!({"all": [
+            {"field": "metrics.last_order_at", "op": "before", "value": days_ago(90)},
+            {"field": "metrics.average_order_value.EUR", "op": "lt", "value": 5000}
+        ]}),
+    )
+    .await;
+    assert_eq!(members(&api, &big).await, [ana_id.as_str()]);
+    assert!(members(&api, &recent).await.is_empty());
+    assert_eq!(members(&api, &never).await, [idle.as_str()]);
+    assert_eq!(members(&api, &lapsed).await, [ben_id.as_str()]);
+
+    // A second recent order brings Ben into "two in 90 days" and out of "lapsed".
+    api.created(&order(
+        "s3",
+        email("ben@example.com"),
+        &json!({"placed_at": days_ago(3)}),
+    ))
+    .await;
+    let two = order("s4", email("ben@example.com"), &json!({"placed_at": days_ago(2)}));
+    api.created(&two).await;
+    assert_eq!(members(&api, &recent).await, [ben_id.as_str()]);
+    assert!(members(&api, &lapsed).await.is_empty());
+    let entered: Vec<Value> = s.events("segment.entered").await.into_iter().map(|(_, d)| d).collect();
+    assert!(
+        entered
+            .iter()
+            .any(|e| e["object"]["segment"]["id"] == json!(recent) && e["object"]["contact_id"] == json!(ben_id)),
+        "{entered:?}"
+    );
+    // Cancelling one takes him out again, in the same request.
+    api.resent(&with(&two, &json!({"status": "cancelled"})), "updated")
+        .await;
+    assert!(members(&api, &recent).await.is_empty());
+    // A partial refund lowers Ana's spending below the bound.
+    api.resent(
+        &with(&ana, &json!({"status": "partially_refunded", "refunded_total": 1500})),
+        "updated",
+    )
+    .await;
+    assert!(members(&api, &big).await.is_empty());
+    // An order for the idle contact: no longer "never bought".
+    api.created(&order("s5", contact_id(&idle), &json!({}))).await;
+    assert!(members(&api, &never).await.is_empty());
+}
+
+async fn commerce_rules_search_refresh_and_list_like_any_other(s: Server) {
+    let api = Api::admin(&s).await;
+    let ana = order(
+        "s1",
+        email("ana@example.com"),
+        &json!({"lines": [line("Lamp", 1, 6000)]}),
+    );
+    let ana_id = api.created(&ana).await["contact_id"].as_str().unwrap().to_owned();
+    api.resent(
+        &with(&ana, &json!({"status": "partially_refunded", "refunded_total": 1500})),
+        "updated",
+    )
+    .await;
+    api.created(&order("s2", email("ben@example.com"), &json!({}))).await;
+    let big = dynamic(
+        &api,
+        "big spenders",
+        json!({"field": "metrics.total_spent.EUR", "op": "gte", "value": 4000}),
+    )
+    .await;
+    let recent = dynamic(
+        &api,
+        "two purchases in 90 days",
+        json!({"field": "orders.count", "op": "gte", "value": 1, "within": "P90D"}),
+    )
+    .await;
+    assert_eq!(members(&api, &big).await, [ana_id.as_str()]);
+    assert_eq!(members(&api, &recent).await.len(), 2);
+    // Search and refresh agree with the kept membership.
+    let r = api
+        .post(
+            "/v1/contacts/search",
+            json!({"rules": {"field": "orders.total.EUR", "op": "gte", "value": 2000, "within": "P30D"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let found: Vec<String> = r.body["data"].as_array().unwrap().iter().map(id_of).collect();
+    assert_eq!(
+        found,
+        [ana_id.as_str()],
+        "Ana's 4500 net in the last 30 days; Ben has 1000"
+    );
+    for seg in [&big, &recent] {
+        let before = members(&api, seg).await;
+        let r = api.post(&format!("/v1/segments/{seg}/refresh"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(members(&api, seg).await, before, "refresh of {seg}");
+    }
+
+    // The catalogue lists the per-currency fields of the currencies in use.
+    let fields = api.read("/v1/segments/fields").await;
+    let names: Vec<&str> = fields["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for f in [
+        "metrics.order_count",
+        "metrics.last_order_at",
+        "orders.count",
+        "metrics.total_spent.EUR",
+        "orders.total.EUR",
+    ] {
+        assert!(names.contains(&f), "{f} in {names:?}");
+    }
+    assert!(
+        !names.contains(&"metrics.total_spent.USD"),
+        "no USD orders yet: {names:?}"
+    );
+    // Rule errors point at the bad part.
+    let r = api
+        .post(
+            "/v1/segments/preview",
+            json!({"rules": {"all": [
+                {"field": "orders.count", "op": "gte", "value": 2, "within": "soon"},
+                {"field": "metrics.total_spent.XXX", "op": "gte", "value": 1},
+                {"field": "lead_score", "op": "gte", "value": 1, "within": "P1D"}
+            ]}}),
+        )
+        .await;
+    r.problem(422, "validation_failed");
+    assert_eq!(
+        field_errors(&r.body),
+        [
+            "/rules/all/0/within invalid_duration",
+            "/rules/all/1/field unknown_field",
+            "/rules/all/2/within not_allowed"
+        ]
+    );
+}
+
+async fn orders_and_metrics_over_graphql(s: Server) {
+    let api = Api::admin(&s).await;
+    let token = s.admin_token().await;
+    let upsert = "mutation($input: OrderInput!) { upsertOrder(input: $input) {
+        outcome order { id externalId status currency total netTotal countsAsPurchase contactId
+        lines { sku name quantity unitPrice total } contact { email lifecycleStage } } } }";
+    let input = json!({"source": "shop", "externalId": "g1", "customer": {"email": "gql@example.com"},
+        "status": "PAID", "currency": "eur", "placedAt": days_ago(1),
+        "lines": [{"sku": "A", "name": "Mug", "quantity": 2, "unitPrice": 1250}], "shipping": 500});
+    let reply = s.gql(&token, upsert, json!({"input": input})).await;
+    let up = &reply["data"]["upsertOrder"];
+    assert_eq!(up["outcome"], "CREATED", "{reply}");
+    let created = &up["order"];
+    assert_eq!(
+        (
+            &created["status"],
+            &created["currency"],
+            &created["total"],
+            &created["netTotal"],
+            &created["countsAsPurchase"]
+        ),
+        (&json!("PAID"), &json!("EUR"), &json!(3000), &json!(3000), &json!(true)),
+        "{reply}"
+    );
+    assert_eq!(
+        created["lines"][0],
+        json!({"sku": "A", "name": "Mug", "quantity": 2, "unitPrice": 1250, "total": 2500})
+    );
+    assert_eq!(
+        created["contact"],
+        json!({"email": "gql@example.com", "lifecycleStage": "CUSTOMER"})
+    );
+    let again = s.gql(&token, upsert, json!({"input": input})).await;
+    assert_eq!(again["data"]["upsertOrder"]["outcome"], "UNCHANGED", "{again}");
+    let contact = created["contactId"].as_str().unwrap();
+    let q = "query($id: ID!) { contact(id: $id) { metrics { orderCount byCurrency { currency totalSpent averageOrderValue } }
+        orders(first: 5) { edges { node { externalId } } } }
+        orders(contactId: $id) { edges { node { externalId } } } workspace { churnAfterDays } }";
+    let reply = s.gql(&token, q, json!({"id": contact})).await;
+    assert_eq!(
+        reply["data"]["contact"]["metrics"],
+        json!({"orderCount": 1, "byCurrency": [{"currency": "EUR", "totalSpent": 3000, "averageOrderValue": 3000}]}),
+        "{reply}"
+    );
+    assert_eq!(
+        reply["data"]["contact"]["orders"]["edges"][0]["node"]["externalId"],
+        "g1"
+    );
+    assert_eq!(reply["data"]["orders"]["edges"][0]["node"]["externalId"], "g1");
+    assert_eq!(reply["data"]["workspace"]["churnAfterDays"], 180);
+    // Invalid input answers the REST code with pointers, nothing written.
+    let bad = json!({"source": "shop", "externalId": "g2", "customer": {"email": "gql@example.com"},
+        "status": "PAID", "currency": "XYZ", "placedAt": days_ago(1),
+        "lines": [{"name": "Mug", "quantity": -1, "unitPrice": 1}]});
+    let reply = s.gql(&token, upsert, json!({"input": bad})).await;
+    assert_eq!(reply["errors"][0]["extensions"]["code"], "validation_failed", "{reply}");
+    api.get(&by_external_id("shop", "g2")).await.problem(404, "not_found");
+    // Another workspace sees nothing.
+    let (_, other) = s.other_workspace().await;
+    let reply = s
+        .gql(
+            &other,
+            "query($id: ID!) { order(id: $id) { id } }",
+            json!({"id": created["id"]}),
+        )
+        .await;
+    assert!(reply["data"]["order"].is_null(), "{reply}");
+    let reply = s.gql(&other, "{ orders { edges { node { id } } } }", json!({})).await;
+    assert_eq!(reply["data"]["orders"]["edges"], json!([]), "{reply}");
+}
+
 on_both!(
     an_order_is_created_with_computed_totals_and_its_customer,
     a_resent_order_changes_nothing_and_a_changed_one_is_updated_once,
@@ -1403,6 +1670,9 @@ on_both!(
     another_workspace_sees_none_of_the_orders_and_resolves_its_own_customers,
     order_endpoints_need_their_scopes,
     bad_input_is_refused_and_never_a_server_error,
+    segments_follow_purchases_as_orders_change,
+    commerce_rules_search_refresh_and_list_like_any_other,
+    orders_and_metrics_over_graphql,
 );
 
 on_both_dbs!(the_churn_check_moves_customers_whose_last_order_is_too_old);

@@ -348,8 +348,9 @@ mod tests {
     #[test]
     fn purchases_move_contacts_forward_only() {
         use Stage::*;
+        type Case = (Stage, i64, bool, Option<(Stage, Direction)>);
         // (stage, purchases, recent) → expected
-        let cases: [(Stage, i64, bool, Option<(Stage, Direction)>); 16] = [
+        let cases: [Case; 16] = [
             (Subscriber, 1, true, Some((Customer, F))),
             (Lead, 1, false, Some((Customer, F))),
             (Opportunity, 2, true, Some((RepeatCustomer, F))),

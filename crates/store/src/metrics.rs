@@ -165,3 +165,17 @@ pub async fn lapsed_customers(
         .map(|r| Ok(ContactId::from_uuid(r.try_get::<Uuid>("", "id")?)))
         .collect()
 }
+
+/// The currencies the workspace's purchases were made in.
+pub async fn currencies(db: &impl ConnectionTrait, ws: WorkspaceId) -> Result<Vec<Currency>, StoreError> {
+    use sea_orm::QuerySelect;
+    let codes: Vec<String> = cm::Entity::find()
+        .select_only()
+        .column(cm::Column::Currency)
+        .distinct()
+        .filter(cm::Column::WorkspaceId.eq(ws.uuid()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(codes.iter().filter_map(|c| Currency::known(c)).collect())
+}

@@ -1,5 +1,6 @@
 //! Segments on SQLite and PostgreSQL: the SQL evaluator and the in-memory evaluator
-//! agree on random contacts and random rules; refresh reconciles membership.
+//! agree on random contacts (with consents, companies and orders) and random rules;
+//! refresh reconciles membership.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,10 +17,11 @@ use rapport_domain::contact::Contact;
 use rapport_domain::email::Email;
 use rapport_domain::event::Actor;
 use rapport_domain::lifecycle::{Stage, StageState};
+use rapport_domain::order::{Currency, Order, OrderContent, OrderStatus, PurchaseMetrics};
 use rapport_domain::segment::{Registry, Rule, Subject};
 use rapport_domain::{AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, SegmentId, WorkspaceId};
 use rapport_store::segments::members;
-use rapport_store::{Db, attributes, companies, consent, contacts};
+use rapport_store::{Db, attributes, companies, consent, contacts, metrics, orders};
 use serde_json::{Value, json};
 
 use rapport_store::on_both_databases as on_both;
@@ -109,6 +111,23 @@ struct Person {
     company: Option<usize>,
     attributes: Vec<(String, Value)>,
     consents: Vec<(String, bool, String, i64, Option<i64>)>,
+    /// Orders: status, currency, total, placed (offset from now).
+    orders: Vec<(String, String, i64, i64)>,
+}
+
+const ORDER_STATUSES: &[&str] = &["placed", "paid", "cancelled", "refunded", "partially_refunded"];
+const CURRENCIES: &[&str] = &["EUR", "USD", "JPY"];
+/// Totals that make equal sums and averages with halves likely.
+const TOTALS: &[i64] = &[1000, 2501, 4000, 1];
+
+fn order() -> impl Strategy<Value = (String, String, i64, i64)> {
+    (
+        prop::sample::select(ORDER_STATUSES),
+        prop::sample::select(CURRENCIES),
+        prop::sample::select(TOTALS),
+        offset(),
+    )
+        .prop_map(|(s, c, t, o)| (s.to_owned(), c.to_owned(), t, o))
 }
 
 fn attribute_value() -> impl Strategy<Value = (String, Value)> {
@@ -149,9 +168,20 @@ fn person() -> impl Strategy<Value = Person> {
             ),
             0..4,
         ),
+        prop::collection::vec(order(), 0..4),
     )
         .prop_map(
-            |((local, domain, phone, first, last), tags, stage, score, created, company, attributes, consents)| {
+            |(
+                (local, domain, phone, first, last),
+                tags,
+                stage,
+                score,
+                created,
+                company,
+                attributes,
+                consents,
+                orders,
+            )| {
                 Person {
                     email: local.zip(domain).map(|(l, d)| {
                         let l: String = l.chars().filter(char::is_ascii_alphanumeric).collect();
@@ -170,6 +200,7 @@ fn person() -> impl Strategy<Value = Person> {
                         .into_iter()
                         .map(|(p, narrow, s, at, exp)| (p.to_owned(), narrow, s.to_owned(), at, exp))
                         .collect(),
+                    orders,
                 }
             },
         )
@@ -224,6 +255,21 @@ fn leaf() -> impl Strategy<Value = Value> {
         (offset(), prop::sample::select(&["before", "after", "eq", "ne"][..])).prop_map(|(o, op)| json!({"field": "attributes.birthday", "op": op, "value": day(o)})),
         (prop::sample::select(TIERS), prop::sample::select(&["eq", "ne"][..])).prop_map(|(t, op)| json!({"field": "attributes.tier", "op": op, "value": t})),
         any::<bool>().prop_map(|b| json!({"field": "attributes.vip", "op": "eq", "value": b})),
+        // Averages of two totals of different parity end in .5: these bounds tell
+        // rounding half away from zero from any other rounding.
+        (prop::sample::select(&["metrics.average_order_value.EUR", "metrics.average_order_value.USD"][..]), prop::sample::select(&["eq", "gte", "lt"][..]), prop::sample::select(&[500.5, 501.0, 1750.5, 1751.0, 2000.5, 2001.0, 3250.5, 3251.0][..]))
+            .prop_map(|(f, o, v)| json!({"field": f, "op": o, "value": v})),
+        (prop::sample::select(&["metrics.order_count", "metrics.total_spent.EUR", "metrics.total_spent.usd", "metrics.average_order_value.EUR", "metrics.average_order_value.JPY"][..]), prop::sample::select(&["eq", "ne", "gt", "gte", "lt", "lte", "exists"][..]), prop_oneof![Just(0.0), Just(1.0), Just(2.0), Just(1000.0), Just(1751.0), Just(2501.0), Just(3501.0), 0.0f64..6000.0])
+            .prop_map(|(f, o, v)| if o == "exists" { json!({"field": f, "op": o, "value": v > 1.0}) } else { json!({"field": f, "op": o, "value": v}) }),
+        (prop::sample::select(&["orders.count", "orders.total.EUR", "orders.total.JPY"][..]), prop::sample::select(&["eq", "ne", "gte", "lt"][..]), prop_oneof![Just(0.0), Just(1.0), Just(2.0), Just(1000.0), Just(3501.0)], prop::option::of(prop::sample::select(&["P1D", "P30D", "PT12H", "P1Y"][..])))
+            .prop_map(|(f, o, v, w)| match w {
+                Some(w) => json!({"field": f, "op": o, "value": v, "within": w}),
+                None => json!({"field": f, "op": o, "value": v}),
+            }),
+        (prop::sample::select(&["metrics.first_order_at", "metrics.last_order_at"][..]), prop::sample::select(&["P1D", "P30D", "P1Y"][..]))
+            .prop_map(|(f, d)| json!({"field": f, "op": "within_last", "value": d})),
+        (prop::sample::select(&["metrics.first_order_at", "metrics.last_order_at"][..]), offset(), prop::sample::select(&["before", "after"][..]))
+            .prop_map(|(f, o, op)| json!({"field": f, "op": op, "value": (fixed_now() + Duration::seconds(o)).to_rfc3339()})),
         (prop::sample::select(&["consent.email_marketing", "consent.sms_marketing", "consent.analytics"][..]), prop::sample::select(&["granted", "denied", "withdrawn", "pending_confirmation", "expired", "none"][..]), any::<bool>())
             .prop_map(|(f, s, neg)| json!({"field": f, "op": if neg {"ne"} else {"eq"}, "value": s})),
     ]
@@ -247,6 +293,39 @@ struct World {
     ws: WorkspaceId,
     contacts: Vec<Contact>,
     companies: BTreeMap<CompanyId, Company>,
+}
+
+/// A person's orders, as a shop would have sent them.
+async fn insert_orders(
+    tx: &rapport_store::Tx,
+    ws: WorkspaceId,
+    contact: ContactId,
+    drawn: &[(String, String, i64, i64)],
+    now: DateTime<Utc>,
+) {
+    for (i, (status, currency, total, at)) in drawn.iter().enumerate() {
+        let status = OrderStatus::parse(status).unwrap();
+        let refunded_total = match status {
+            OrderStatus::Refunded => *total,
+            OrderStatus::PartiallyRefunded if *total > 1 => total / 4 + 1,
+            _ => 0,
+        };
+        let content = OrderContent {
+            status,
+            currency: Currency::known(currency).unwrap(),
+            placed_at: now + Duration::seconds(*at),
+            lines: vec![],
+            subtotal: *total,
+            discount_codes: vec![],
+            discount_total: 0,
+            tax: 0,
+            shipping: 0,
+            total: *total,
+            refunded_total,
+        };
+        let o = Order::create(ws, contact, "shop".into(), format!("{contact}-{i}"), content, now);
+        orders::insert(tx, &o).await.unwrap();
+    }
 }
 
 async fn build(db: &Db, people: &[Person]) -> World {
@@ -327,8 +406,11 @@ async fn build(db: &Db, people: &[Person]) -> World {
             };
             consent::record(&tx, ws, &e).await.unwrap();
         }
+        insert_orders(&tx, ws, c.id, &p.orders, now).await;
         out.push(c);
     }
+    let ids: Vec<ContactId> = out.iter().map(|c| c.id).collect();
+    metrics::recompute(&tx, ws, &ids).await.unwrap();
     tx.commit().await.unwrap();
     World {
         ws,
@@ -341,6 +423,8 @@ async fn in_memory(db: &Db, world: &World, rule: &Rule) -> Vec<ContactId> {
     let ids: Vec<ContactId> = world.contacts.iter().map(|c| c.id).collect();
     let stored = contacts::get_many(db.read(), world.ws, &ids).await.unwrap();
     let states = consent::states(db.read(), world.ws, &ids, None).await.unwrap();
+    let kept = metrics::get_many(db.read(), world.ws, &ids).await.unwrap();
+    let all_orders = orders::of_contacts(db.read(), world.ws, &ids).await.unwrap();
     let mut out: Vec<ContactId> = stored
         .iter()
         .filter(|c| {
@@ -349,11 +433,20 @@ async fn in_memory(db: &Db, world: &World, rule: &Rule) -> Vec<ContactId> {
                 .filter(|(id, _)| *id == c.id)
                 .map(|(_, s)| s.clone())
                 .collect();
+            let bought: Vec<OrderContent> = all_orders
+                .iter()
+                .filter(|o| o.contact_id == c.id)
+                .map(|o| o.content.clone())
+                .collect();
+            // The kept metrics are the ones a rebuild from the orders gives.
+            assert_eq!(kept[&c.id], PurchaseMetrics::from_orders(&bought));
             rule.matches(
                 &Subject {
                     contact: c,
                     company: c.company_id.and_then(|id| world.companies.get(&id)),
                     consent: &mine,
+                    metrics: &kept[&c.id],
+                    orders: &bought,
                 },
                 fixed_now(),
             )
@@ -369,6 +462,7 @@ async fn both_evaluators_agree_on_random_contacts_and_rules(db: Db) {
     let registry = registry();
     let mut agreed = 0;
     let mut non_trivial = 0;
+    let mut commerce = 0;
     for _world in 0..6 {
         let people = sample(&mut runner, &prop::collection::vec(person(), 30..50));
         let world = build(&db, &people).await;
@@ -388,12 +482,16 @@ async fn both_evaluators_agree_on_random_contacts_and_rules(db: Db) {
             agreed += 1;
             if !sql.is_empty() && sql.len() < world.contacts.len() {
                 non_trivial += 1;
+                if rule.reads_commerce() {
+                    commerce += 1;
+                }
             }
         }
     }
     assert_eq!(agreed, 360);
     // The rules must split the contacts often, or agreement proves little.
     assert!(non_trivial > 100, "only {non_trivial} rules split the contacts");
+    assert!(commerce > 30, "only {commerce} rules reading orders split the contacts");
 }
 
 async fn a_rule_never_reaches_another_workspace(db: Db) {

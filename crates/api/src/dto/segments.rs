@@ -260,7 +260,7 @@ pub fn rule_schemas(prefix: &str) -> Vec<(&'static str, Value)> {
             json!({
                 "type": "object",
                 "description": format!(
-                    "One test of one field. Fields: `email`, `phone`, `first_name`, `last_name`, `locale`, `country`, `owner_id` (text); `lifecycle_stage`, `highest_stage` (choice); `lead_score` (number); `tags`; `created_at`, `updated_at` (timestamp); `attributes.<key>` (the declared type); `company.name`, `company.domain`, `company.industry` (text), `company.size` (number), `company.attributes.<key>`; `consent.<purpose>` (choice: granted, denied, withdrawn, pending_confirmation, expired, none). GET /v1/segments/fields lists a workspace's fields with their operators. Values: `in`/`not_in` take an array of 1 to {MAX_LIST}; `between` takes [low, high] (both included); `within_last` an ISO 8601 duration (`P90D`); `exists` true or false (default true); text compares ignoring the case of A-Z; a missing value fails every test but `ne`, `not_in` and `exists: false`."
+                    "One test of one field. Fields: `email`, `phone`, `first_name`, `last_name`, `locale`, `country`, `owner_id` (text); `lifecycle_stage`, `highest_stage` (choice); `lead_score` (number); `tags`; `created_at`, `updated_at` (timestamp); `attributes.<key>` (the declared type); `company.name`, `company.domain`, `company.industry` (text), `company.size` (number), `company.attributes.<key>`; `consent.<purpose>` (choice: granted, denied, withdrawn, pending_confirmation, expired, none); purchase metrics `metrics.order_count` (number, 0 without purchases), `metrics.first_order_at`, `metrics.last_order_at` (timestamp), `metrics.total_spent.<currency>` (number, minor units, 0 without purchases), `metrics.average_order_value.<currency>` (number); purchases within a window `orders.count` and `orders.total.<currency>` (number; with `within`). GET /v1/segments/fields lists a workspace's fields with their operators. Values: `in`/`not_in` take an array of 1 to {MAX_LIST}; `between` takes [low, high] (both included); `within_last` an ISO 8601 duration (`P90D`); `exists` true or false (default true); text compares ignoring the case of A-Z; a missing value fails every test but `ne`, `not_in` and `exists: false`."
                 ),
                 "properties": {
                     "field": { "type": "string", "description": "The field to test, e.g. `attributes.tier`." },
@@ -268,6 +268,11 @@ pub fn rule_schemas(prefix: &str) -> Vec<(&'static str, Value)> {
                     "value": {
                         "description": "The value of the field's type (see above); omitted only for `exists`.",
                         "type": ["string", "number", "boolean", "array"]
+                    },
+                    "within": {
+                        "type": "string",
+                        "description": "For `orders.count` and `orders.total.<currency>` only: count the purchases placed within this ISO 8601 duration of now (`P90D`); all of them when omitted.",
+                        "examples": ["P90D"]
                     }
                 },
                 "required": ["field", "op"],

@@ -3,53 +3,84 @@
 //! segment; a full refresh reconciles a segment with the SQL evaluator.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use rapport_domain::attributes::AttributeEntity;
 use rapport_domain::event::{Event, EventType};
+use rapport_domain::order::{OrderContent, PurchaseMetrics};
 use rapport_domain::segment::{Registry, Rule, Segment, SegmentKind, Subject};
 use rapport_domain::{CompanyId, ContactId, SegmentId, WorkspaceId};
 use rapport_store::segments::{self, members};
-use rapport_store::{Conn, StoreError, attributes, companies, consent, contacts, outbox};
+use rapport_store::{Conn, StoreError, attributes, companies, consent, contacts, metrics, orders, outbox};
 use serde_json::json;
 
 use crate::auth::Caller;
 
-/// The workspace's rule fields: built-in ones, declared attributes and consent purposes
-/// (archived ones included, since their decisions still stand).
+/// The workspace's rule fields: built-in ones, declared attributes, consent purposes
+/// (archived ones included, since their decisions still stand) and the currencies its
+/// orders use.
 pub(crate) async fn registry(db: &impl Conn, ws: WorkspaceId) -> Result<Registry, StoreError> {
     let contact = attributes::schema(db, ws, AttributeEntity::Contact).await?;
     let company = attributes::schema(db, ws, AttributeEntity::Company).await?;
     let purposes = consent::purposes(db, ws, true).await?;
-    Ok(Registry::new(
-        contact,
-        company,
-        purposes.into_iter().map(|p| (p.key, p.channel)),
-    ))
+    let currencies = metrics::currencies(db, ws).await?;
+    Ok(Registry::new(contact, company, purposes.into_iter().map(|p| (p.key, p.channel))).with_currencies(currencies))
+}
+
+/// Parsed rules of one workspace, with the stamp they were parsed under.
+struct Parsed {
+    stamp: segments::RulesStamp,
+    dynamic: Arc<Vec<(Segment, Rule)>>,
+}
+
+/// Rules parsed per workspace, reused while the workspace's [`segments::RulesStamp`]
+/// stays the same: a contact write then reads one stamp instead of every segment,
+/// attribute definition and purpose, and parses nothing.
+fn parsed() -> &'static Mutex<HashMap<WorkspaceId, Parsed>> {
+    static PARSED: OnceLock<Mutex<HashMap<WorkspaceId, Parsed>>> = OnceLock::new();
+    PARSED.get_or_init(Mutex::default)
 }
 
 /// The dynamic segments of a workspace with their parsed rules. A stored rule that no
 /// longer parses (a field it names was removed behind its back) is skipped with a
 /// warning rather than failing every contact write.
-pub(crate) async fn dynamic(db: &impl Conn, ws: WorkspaceId) -> Result<Vec<(Segment, Rule)>, StoreError> {
-    let all = segments::all_of_kind(db, ws, SegmentKind::Dynamic).await?;
-    if all.is_empty() {
-        return Ok(Vec::new());
+pub(crate) async fn dynamic(db: &impl Conn, ws: WorkspaceId) -> Result<Arc<Vec<(Segment, Rule)>>, StoreError> {
+    let stamp = segments::rules_stamp(db, ws).await?;
+    if stamp.no_dynamic_segments() {
+        return Ok(Arc::default());
     }
+    if let Some(p) = parsed().lock().ok().as_ref().and_then(|m| m.get(&ws))
+        && p.stamp == stamp
+    {
+        return Ok(p.dynamic.clone());
+    }
+    let all = segments::all_of_kind(db, ws, SegmentKind::Dynamic).await?;
     let registry = registry(db, ws).await?;
-    Ok(all
-        .into_iter()
-        .filter_map(|s| {
-            let raw = s.rules.as_ref()?;
-            match Rule::parse_stored(raw, &registry) {
-                Ok(r) => Some((s, r)),
-                Err(e) => {
-                    tracing::warn!(segment = %s.id, error = %e, "segment rule no longer parses; membership not kept");
-                    None
+    let dynamic: Arc<Vec<(Segment, Rule)>> = Arc::new(
+        all.into_iter()
+            .filter_map(|s| {
+                let raw = s.rules.as_ref()?;
+                match Rule::parse_stored(raw, &registry) {
+                    Ok(r) => Some((s, r)),
+                    Err(e) => {
+                        tracing::warn!(segment = %s.id, error = %e, "segment rule no longer parses; membership not kept");
+                        None
+                    }
                 }
-            }
-        })
-        .collect())
+            })
+            .collect(),
+    );
+    if let Ok(mut m) = parsed().lock() {
+        m.insert(
+            ws,
+            Parsed {
+                stamp,
+                dynamic: dynamic.clone(),
+            },
+        );
+    }
+    Ok(dynamic)
 }
 
 /// The `segment.entered` / `segment.exited` event of one membership change.
@@ -112,6 +143,18 @@ pub(crate) async fn upkeep(tx: &impl Conn, who: &Caller, ids: &[ContactId]) -> R
             states.entry(c).or_default().push(s);
         }
     }
+    let kept = if dynamic.iter().any(|(_, r)| r.reads_commerce()) {
+        metrics::get_many(tx, ws, ids).await?
+    } else {
+        HashMap::new()
+    };
+    let mut bought: HashMap<ContactId, Vec<OrderContent>> = HashMap::new();
+    if dynamic.iter().any(|(_, r)| r.reads_orders()) {
+        for o in orders::of_contacts(tx, ws, ids).await? {
+            bought.entry(o.contact_id).or_default().push(o.content);
+        }
+    }
+    let none = PurchaseMetrics::default();
     let current: BTreeSet<(SegmentId, ContactId)> = members::current_for(tx, ws, ids)
         .await?
         .into_iter()
@@ -124,8 +167,10 @@ pub(crate) async fn upkeep(tx: &impl Conn, who: &Caller, ids: &[ContactId]) -> R
             contact: c,
             company: c.company_id.and_then(|id| companies.get(&id)),
             consent: states.get(&c.id).map_or(&[], Vec::as_slice),
+            metrics: kept.get(&c.id).unwrap_or(&none),
+            orders: bought.get(&c.id).map_or(&[], Vec::as_slice),
         };
-        for (s, rule) in &dynamic {
+        for (s, rule) in dynamic.iter() {
             let member = current.contains(&(s.id, c.id));
             match (rule.matches(&subject, now), member) {
                 (true, false) => enter.push((s.id, c.id)),

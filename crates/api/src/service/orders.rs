@@ -208,29 +208,32 @@ async fn customer(tx: &Tx, who: &Caller, source: &str, c: &CustomerRef) -> Resul
     Ok(contact.id)
 }
 
-/// After an order of `order.contact_id` changed: its metrics are recomputed, and when
-/// the change `added` a purchase, the lifecycle rules may move the contact (first order
-/// → customer, second → repeat customer, a recent one brings a churned customer back).
+/// After an order of `order.contact_id` changed: its metrics are recomputed; when the
+/// change `added` a purchase, the lifecycle rules may move the contact (first order →
+/// customer, second → repeat customer, a recent one brings a churned customer back); its
+/// segment memberships are decided again either way.
 async fn purchases_changed(tx: &Tx, who: &Caller, order: &Order, added: bool) -> Result<(), ApiError> {
     let ws = who.workspace();
     // Locked first: concurrent orders of one contact recompute one after the other, each
     // seeing the other's committed order.
     let contact = contacts::get_for_update(tx, ws, order.contact_id).await?;
     let m = metrics::recompute(tx, ws, &[contact.id]).await?;
-    if !added || contact.is_erased() {
+    if contact.is_erased() {
         return Ok(());
     }
     let purchases = m.get(&contact.id).map_or(0, PurchaseMetrics::order_count);
-    let recent = if contact.stage.stage == Stage::Churned {
+    let recent = if added && contact.stage.stage == Stage::Churned {
         let days = workspaces::get(tx, ws).await?.churn_after_days;
         !lifecycle::has_churned(Stage::Customer, order.content.placed_at, days, rapport_store::now())
     } else {
         true
     };
-    if let Some((to, _)) = lifecycle::after_purchase(contact.stage.stage, purchases, recent) {
-        move_stage(tx, who, &contact, to, Cause::Order).await?;
+    match lifecycle::after_purchase(contact.stage.stage, purchases, recent).filter(|_| added) {
+        // The move's write decides the contact's segment memberships again.
+        Some((to, _)) => move_stage(tx, who, &contact, to, Cause::Order).await,
+        // Rules reading metrics or orders may still answer differently now.
+        None => Ok(super::membership::upkeep(tx, who, &[contact.id]).await?),
     }
-    Ok(())
 }
 
 /// Moves a locked contact to `to` as an automatic rule (`order` or `rule`).

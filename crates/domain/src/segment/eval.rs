@@ -6,12 +6,13 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::field::{CompanyField, ContactField, Field};
+use super::field::{CompanyField, ContactField, Field, Metric, OrderMeasure};
 use super::rule::{Condition, Op, Operand, Rule, Scalar, fold};
 use crate::attributes::AttributeType;
 use crate::company::Company;
 use crate::consent::{Channel, ConsentState, decide};
 use crate::contact::Contact;
+use crate::order::{OrderContent, PurchaseMetrics};
 
 /// Everything a rule can read about one contact.
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +21,10 @@ pub struct Subject<'a> {
     pub company: Option<&'a Company>,
     /// The contact's effective consent states.
     pub consent: &'a [ConsentState],
+    /// The contact's kept purchase metrics (read by `metrics.*`).
+    pub metrics: &'a PurchaseMetrics,
+    /// The contact's orders (read by `orders.*`; only needed when a rule reads them).
+    pub orders: &'a [OrderContent],
 }
 
 /// A field's value for one subject.
@@ -158,6 +163,40 @@ fn value<'a>(field: &Field, s: &Subject<'a>, now: DateTime<Utc>) -> Datum<'a> {
             let d = decide(purpose, s.consent, point.as_deref(), now);
             Datum::One(Scalar::Text(d.status.as_str().to_owned()))
         }
+        Field::Metric(m) => metric(s.metrics, *m),
+        Field::Orders { measure, within } => {
+            let since = within.map(|d| d.before(now));
+            let counted = s
+                .orders
+                .iter()
+                .filter(|o| o.counts() && since.is_none_or(|t| o.placed_at >= t));
+            #[allow(clippy::cast_precision_loss)]
+            let n = match measure {
+                OrderMeasure::Count => counted.count() as f64,
+                OrderMeasure::Total(cur) => counted
+                    .filter(|o| o.currency == *cur)
+                    .map(OrderContent::net_total)
+                    .sum::<i64>() as f64,
+            };
+            Datum::One(Scalar::Number(n))
+        }
+    }
+}
+
+/// A purchase metric: counts and spending are 0 without purchases, dates and averages
+/// missing.
+#[allow(clippy::cast_precision_loss)]
+fn metric(m: &PurchaseMetrics, which: Metric) -> Datum<'static> {
+    let of = |cur| m.by_currency.iter().find(|x| x.currency == cur);
+    let time = |t: Option<DateTime<Utc>>| t.map_or(Datum::Null, |t| Datum::One(Scalar::Time(t)));
+    match which {
+        Metric::OrderCount => Datum::One(Scalar::Number(m.order_count() as f64)),
+        Metric::FirstOrderAt => time(m.first_order_at()),
+        Metric::LastOrderAt => time(m.last_order_at()),
+        Metric::TotalSpent(cur) => Datum::One(Scalar::Number(of(cur).map_or(0, |x| x.total_spent) as f64)),
+        Metric::AverageOrderValue(cur) => of(cur).map_or(Datum::Null, |x| {
+            Datum::One(Scalar::Number(x.average_order_value() as f64))
+        }),
     }
 }
 

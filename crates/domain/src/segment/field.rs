@@ -7,6 +7,9 @@ use serde::Serialize;
 use crate::attributes::{AttributeSchema, AttributeType};
 use crate::consent::{Answer, Channel};
 use crate::lifecycle::Stage;
+use crate::order::Currency;
+
+use super::duration::IsoDuration;
 
 crate::wire_enum!(
     /// Fields stored on the contact itself.
@@ -36,6 +39,29 @@ crate::wire_enum!(
         Size = "size",
     }
 );
+
+/// A purchase metric, kept per contact from its orders (`metrics.<name>`; amounts per
+/// currency: `metrics.total_spent.EUR`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Purchases in every currency (0 without any).
+    OrderCount,
+    FirstOrderAt,
+    LastOrderAt,
+    /// Net spending in one currency, in minor units (0 without purchases in it).
+    TotalSpent(Currency),
+    /// Average net order value in one currency (missing without purchases in it).
+    AverageOrderValue(Currency),
+}
+
+/// What an order aggregate adds up (`orders.count`, `orders.total.<currency>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderMeasure {
+    /// Purchases (orders that count as purchases).
+    Count,
+    /// Their net totals in one currency, in minor units.
+    Total(Currency),
+}
 
 /// The type of a field, which decides the operators and values it takes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -92,6 +118,15 @@ pub enum Field {
         purpose: String,
         channel: Channel,
     },
+    /// A kept purchase metric (`metrics.…`).
+    Metric(Metric),
+    /// An aggregate of the contact's purchases placed within `within` of now (all of
+    /// them without), as `{"field": "orders.count", "op": "gte", "value": 2,
+    /// "within": "P90D"}`.
+    Orders {
+        measure: OrderMeasure,
+        within: Option<IsoDuration>,
+    },
 }
 
 impl Field {
@@ -103,6 +138,17 @@ impl Field {
             Field::Company(f) => format!("company.{}", f.as_str()),
             Field::CompanyAttribute { key, .. } => format!("company.attributes.{key}"),
             Field::Consent { purpose, .. } => format!("consent.{purpose}"),
+            Field::Metric(m) => match m {
+                Metric::OrderCount => "metrics.order_count".to_owned(),
+                Metric::FirstOrderAt => "metrics.first_order_at".to_owned(),
+                Metric::LastOrderAt => "metrics.last_order_at".to_owned(),
+                Metric::TotalSpent(c) => format!("metrics.total_spent.{c}"),
+                Metric::AverageOrderValue(c) => format!("metrics.average_order_value.{c}"),
+            },
+            Field::Orders { measure, .. } => match measure {
+                OrderMeasure::Count => "orders.count".to_owned(),
+                OrderMeasure::Total(c) => format!("orders.total.{c}"),
+            },
         }
     }
 
@@ -127,13 +173,20 @@ impl Field {
                 CompanyField::Size => Kind::Number,
             },
             Field::Consent { .. } => Kind::Choice,
+            Field::Metric(Metric::FirstOrderAt | Metric::LastOrderAt) => Kind::Timestamp,
+            Field::Metric(_) | Field::Orders { .. } => Kind::Number,
         }
     }
 
-    /// Whether the field depends on the clock: a consent grant expires while nothing is
-    /// written.
+    /// Whether the field depends on the clock: a consent grant expires, an order leaves
+    /// a window, while nothing is written.
     pub fn is_time_relative(&self) -> bool {
-        matches!(self, Field::Consent { .. })
+        matches!(self, Field::Consent { .. } | Field::Orders { within: Some(_), .. })
+    }
+
+    /// Whether the field is read from the contact's orders or purchase metrics.
+    pub fn is_commerce(&self) -> bool {
+        matches!(self, Field::Metric(_) | Field::Orders { .. })
     }
 
     /// Whether the field is read from the contact's company.
@@ -170,6 +223,9 @@ pub struct Registry {
     contact: AttributeSchema,
     company: AttributeSchema,
     purposes: BTreeMap<String, Channel>,
+    /// Currencies the workspace's orders use, listed with the per-currency fields (rules
+    /// may name any ISO 4217 currency).
+    currencies: Vec<Currency>,
 }
 
 impl Registry {
@@ -182,7 +238,17 @@ impl Registry {
             contact,
             company,
             purposes: purposes.into_iter().collect(),
+            currencies: Vec::new(),
         }
+    }
+
+    /// The registry listing per-currency fields for `currencies`.
+    #[must_use]
+    pub fn with_currencies(mut self, currencies: impl IntoIterator<Item = Currency>) -> Self {
+        self.currencies = currencies.into_iter().collect();
+        self.currencies.sort();
+        self.currencies.dedup();
+        self
     }
 
     /// The field named `name`, if the workspace has it.
@@ -203,6 +269,28 @@ impl Registry {
         }
         if let Some(f) = name.strip_prefix("company.") {
             return CompanyField::parse(f).map(Field::Company);
+        }
+        if let Some(m) = name.strip_prefix("metrics.") {
+            let currency = |code: &str| Currency::known(&code.to_ascii_uppercase());
+            return Some(Field::Metric(match m {
+                "order_count" => Metric::OrderCount,
+                "first_order_at" => Metric::FirstOrderAt,
+                "last_order_at" => Metric::LastOrderAt,
+                _ => {
+                    if let Some(c) = m.strip_prefix("total_spent.") {
+                        Metric::TotalSpent(currency(c)?)
+                    } else {
+                        Metric::AverageOrderValue(currency(m.strip_prefix("average_order_value.")?)?)
+                    }
+                }
+            }));
+        }
+        if let Some(o) = name.strip_prefix("orders.") {
+            let measure = match o {
+                "count" => OrderMeasure::Count,
+                _ => OrderMeasure::Total(Currency::known(&o.strip_prefix("total.")?.to_ascii_uppercase())?),
+            };
+            return Some(Field::Orders { measure, within: None });
         }
         if let Some(p) = name.strip_prefix("consent.") {
             let channel = *self.purposes.get(p)?;
@@ -244,6 +332,23 @@ impl Registry {
             purpose: p.clone(),
             channel: *c,
         }));
+        all.extend(
+            [Metric::OrderCount, Metric::FirstOrderAt, Metric::LastOrderAt]
+                .into_iter()
+                .map(Field::Metric),
+        );
+        all.push(Field::Orders {
+            measure: OrderMeasure::Count,
+            within: None,
+        });
+        for c in &self.currencies {
+            all.push(Field::Metric(Metric::TotalSpent(*c)));
+            all.push(Field::Metric(Metric::AverageOrderValue(*c)));
+            all.push(Field::Orders {
+                measure: OrderMeasure::Total(*c),
+                within: None,
+            });
+        }
         all.into_iter()
             .map(|f| FieldInfo {
                 name: f.name(),

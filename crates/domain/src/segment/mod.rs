@@ -16,7 +16,7 @@ mod rule;
 
 pub use duration::IsoDuration;
 pub use eval::{Subject, default_point, window};
-pub use field::{CompanyField, ContactField, Field, FieldInfo, Kind, Registry};
+pub use field::{CompanyField, ContactField, Field, FieldInfo, Kind, Metric, OrderMeasure, Registry};
 pub use rule::{
     Condition, MAX_DEPTH, MAX_LIST, MAX_NODES, MAX_TEXT, MAX_VALUES, Op, Operand, Rule, Scalar, fold, operators,
 };

@@ -167,6 +167,18 @@ impl Rule {
         self.conditions().iter().any(|c| c.field.is_company())
     }
 
+    /// Whether the rule reads purchase metrics or orders.
+    pub fn reads_commerce(&self) -> bool {
+        self.conditions().iter().any(|c| c.field.is_commerce())
+    }
+
+    /// Whether the rule reads the contact's orders themselves (windowed aggregates).
+    pub fn reads_orders(&self) -> bool {
+        self.conditions()
+            .iter()
+            .any(|c| matches!(c.field, Field::Orders { .. }))
+    }
+
     /// Whether the rule reads consent.
     pub fn reads_consent(&self) -> bool {
         self.conditions()
@@ -253,12 +265,12 @@ impl Parser<'_> {
 
     fn condition(&mut self, obj: &Map<String, Value>, at: &str) -> Option<Rule> {
         for k in obj.keys() {
-            if !matches!(k.as_str(), "field" | "op" | "value") {
+            if !matches!(k.as_str(), "field" | "op" | "value" | "within") {
                 let at = format!("{at}/{}", pointer_token(k));
                 return self.fail(
                     &at,
                     "unknown_key",
-                    "a condition has `field`, `op` and `value`; groups are `all`, `any` and `not`",
+                    "a condition has `field`, `op`, `value` (and `within` for `orders.*`); groups are `all`, `any` and `not`",
                 );
             }
         }
@@ -269,13 +281,33 @@ impl Parser<'_> {
                 "`field` names the field to test",
             );
         };
-        let Some(field) = self.registry.resolve(name) else {
+        let Some(mut field) = self.registry.resolve(name) else {
             return self.fail(
                 &format!("{at}/field"),
                 "unknown_field",
                 format!("no field `{name}` in this workspace"),
             );
         };
+        if let Some(raw) = obj.get("within") {
+            let within_at = format!("{at}/within");
+            let Field::Orders { within, .. } = &mut field else {
+                return self.fail(
+                    &within_at,
+                    "not_allowed",
+                    "`within` applies to `orders.count` and `orders.total.<currency>` only",
+                );
+            };
+            match raw.as_str().and_then(IsoDuration::parse) {
+                Some(d) => *within = Some(d),
+                None => {
+                    return self.fail(
+                        &within_at,
+                        "invalid_duration",
+                        "`within` is an ISO 8601 duration such as P90D",
+                    );
+                }
+            }
+        }
         let Some(Value::String(op_name)) = obj.get("op") else {
             return self.fail(&format!("{at}/op"), "invalid_node", "`op` names the operator");
         };

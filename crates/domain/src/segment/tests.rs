@@ -82,9 +82,126 @@ fn matches(rule: Value, c: &Contact) -> bool {
             contact: c,
             company: None,
             consent: &[],
+            metrics: &crate::order::PurchaseMetrics::default(),
+            orders: &[],
         },
         now(),
     )
+}
+
+/// Whether a contact with these orders matches.
+fn buyer_matches(rule: Value, orders: &[crate::order::OrderContent]) -> bool {
+    let r = Rule::parse(&rule, &registry()).unwrap();
+    let metrics = crate::order::PurchaseMetrics::from_orders(orders);
+    r.matches(
+        &Subject {
+            contact: &contact(),
+            company: None,
+            consent: &[],
+            metrics: &metrics,
+            orders,
+        },
+        now(),
+    )
+}
+
+fn order(status: &str, currency: &str, total: i64, days_ago: i64) -> crate::order::OrderContent {
+    use crate::order::{Currency, OrderContent, OrderStatus};
+    let refunded = if status == "partially_refunded" {
+        total / 2
+    } else if status == "refunded" {
+        total
+    } else {
+        0
+    };
+    OrderContent {
+        status: OrderStatus::parse(status).unwrap(),
+        currency: Currency::known(currency).unwrap(),
+        placed_at: now() - chrono::TimeDelta::days(days_ago),
+        lines: vec![],
+        subtotal: total,
+        discount_codes: vec![],
+        discount_total: 0,
+        tax: 0,
+        shipping: 0,
+        total,
+        refunded_total: refunded,
+    }
+}
+
+#[test]
+fn commerce_fields_read_purchases_net_of_refunds_per_currency_and_window() {
+    let orders = [
+        order("paid", "EUR", 30_000, 10),
+        order("partially_refunded", "EUR", 40_000, 100),
+        order("cancelled", "EUR", 99_000, 5),
+        order("fulfilled", "USD", 5_000, 200),
+    ];
+    let yes = |rule: Value| assert!(buyer_matches(rule.clone(), &orders), "{rule}");
+    let no = |rule: Value| assert!(!buyer_matches(rule.clone(), &orders), "{rule}");
+    yes(json!({"field": "metrics.order_count", "op": "eq", "value": 3}));
+    yes(json!({"field": "metrics.total_spent.EUR", "op": "eq", "value": 50_000}));
+    yes(json!({"field": "metrics.total_spent.eur", "op": "gt", "value": 49_999}));
+    yes(json!({"field": "metrics.average_order_value.EUR", "op": "eq", "value": 25_000}));
+    yes(json!({"field": "metrics.total_spent.GBP", "op": "eq", "value": 0}));
+    no(json!({"field": "metrics.average_order_value.GBP", "op": "exists"}));
+    yes(json!({"field": "metrics.last_order_at", "op": "within_last", "value": "P30D"}));
+    no(json!({"field": "metrics.first_order_at", "op": "within_last", "value": "P100D"}));
+    yes(json!({"field": "orders.count", "op": "gte", "value": 3}));
+    yes(json!({"field": "orders.count", "op": "eq", "value": 2, "within": "P150D"}));
+    yes(json!({"field": "orders.count", "op": "eq", "value": 1, "within": "P30D"}));
+    yes(json!({"field": "orders.total.EUR", "op": "eq", "value": 30_000, "within": "P30D"}));
+    yes(json!({"field": "orders.total.USD", "op": "eq", "value": 0, "within": "P6M"}));
+    // A contact without orders: counts and spending are 0, dates and averages missing.
+    assert!(buyer_matches(
+        json!({"field": "metrics.order_count", "op": "eq", "value": 0}),
+        &[]
+    ));
+    assert!(buyer_matches(
+        json!({"field": "orders.total.EUR", "op": "lt", "value": 1}),
+        &[]
+    ));
+    assert!(buyer_matches(
+        json!({"field": "metrics.last_order_at", "op": "exists", "value": false}),
+        &[]
+    ));
+    assert!(!buyer_matches(
+        json!({"field": "metrics.last_order_at", "op": "before", "value": "2100-01-01T00:00:00Z"}),
+        &[]
+    ));
+}
+
+#[test]
+fn commerce_fields_are_checked_like_any_other() {
+    let got = pointers(json!({"all": [
+        {"field": "metrics.total_spent.XYZ", "op": "gt", "value": 1},
+        {"field": "orders.count", "op": "gte", "value": 2, "within": "90 days"},
+        {"field": "lead_score", "op": "gte", "value": 2, "within": "P90D"},
+        {"field": "metrics.order_count", "op": "contains", "value": "x"},
+        {"field": "orders.total.EUR", "op": "gte", "value": "a lot"}
+    ]}));
+    assert_eq!(
+        got,
+        [
+            ("/all/0/field".to_owned(), "unknown_field"),
+            ("/all/1/within".to_owned(), "invalid_duration"),
+            ("/all/2/within".to_owned(), "not_allowed"),
+            ("/all/3/op".to_owned(), "operator_not_allowed"),
+            ("/all/4/value".to_owned(), "invalid_value"),
+        ]
+    );
+    let r = Rule::parse(
+        &json!({"field": "orders.count", "op": "gte", "value": 2, "within": "P90D"}),
+        &registry(),
+    )
+    .unwrap();
+    assert!(r.is_time_relative() && r.reads_orders() && r.reads_commerce());
+    let r = Rule::parse(
+        &json!({"field": "metrics.order_count", "op": "gte", "value": 2}),
+        &registry(),
+    )
+    .unwrap();
+    assert!(!r.is_time_relative() && !r.reads_orders() && r.reads_commerce());
 }
 
 fn pointers(rule: Value) -> Vec<(String, &'static str)> {

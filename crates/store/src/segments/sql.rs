@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use rapport_domain::WorkspaceId;
 use rapport_domain::attributes::AttributeType;
 use rapport_domain::consent::Channel;
-use rapport_domain::segment::{CompanyField, ContactField, Field, Op, Operand, Rule, Scalar, window};
+use rapport_domain::order::OrderStatus;
+use rapport_domain::segment::{
+    CompanyField, ContactField, Field, Metric, Op, Operand, OrderMeasure, Rule, Scalar, window,
+};
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, LikeExpr, Query, SelectStatement, Value};
 
@@ -35,7 +38,8 @@ fn value(s: &Scalar) -> Value {
     }
 }
 
-/// Whether a field can be missing (NOT NULL columns and the consent answer cannot).
+/// Whether a field can be missing (NOT NULL columns, the consent answer, counts and
+/// spending cannot).
 fn is_nullable(field: &Field) -> bool {
     !matches!(
         field,
@@ -46,6 +50,8 @@ fn is_nullable(field: &Field) -> bool {
                 | ContactField::CreatedAt
                 | ContactField::UpdatedAt
         ) | Field::Consent { .. }
+            | Field::Metric(Metric::OrderCount | Metric::TotalSpent(_))
+            | Field::Orders { .. }
     )
 }
 
@@ -252,7 +258,90 @@ impl Compiler {
             },
             Field::CompanyAttribute { key, kind } => self.attribute(COMPANIES, key, *kind),
             Field::Consent { purpose, channel } => self.consent(purpose, *channel),
+            Field::Metric(m) => self.metric(*m),
+            Field::Orders { measure, within } => self.orders(*measure, within.map(|d| d.before(self.now))),
         }
+    }
+
+    /// `CAST(e AS <double>)`: numbers compare as doubles, as they do in memory.
+    fn double(&self, e: &str) -> String {
+        if self.pg {
+            format!("CAST({e} AS DOUBLE PRECISION)")
+        } else {
+            format!("CAST({e} AS REAL)")
+        }
+    }
+
+    /// A kept purchase metric, read from `contact_metrics` (one row per currency).
+    fn metric(&self, m: Metric) -> Expr {
+        let rows = "FROM contact_metrics m \
+                    WHERE m.workspace_id = \"contacts\".\"workspace_id\" AND m.contact_id = \"contacts\".\"id\"";
+        let p = if self.pg { "$1" } else { "?" };
+        match m {
+            Metric::OrderCount => Expr::cust(format!(
+                "COALESCE((SELECT {} {rows}), 0)",
+                self.double("SUM(m.order_count)")
+            )),
+            Metric::FirstOrderAt => Expr::cust(format!("(SELECT MIN(m.first_order_at) {rows})")),
+            Metric::LastOrderAt => Expr::cust(format!("(SELECT MAX(m.last_order_at) {rows})")),
+            Metric::TotalSpent(c) => Expr::cust_with_values(
+                format!(
+                    "COALESCE((SELECT {} {rows} AND m.currency = {p}), 0)",
+                    self.double("m.total_spent")
+                ),
+                [c.code()],
+            ),
+            // Half away from zero, as `rapport_domain::order::average` (spending is never
+            // negative): integer division on both databases.
+            Metric::AverageOrderValue(c) => Expr::cust_with_values(
+                format!(
+                    "(SELECT {} {rows} AND m.currency = {p})",
+                    self.double("(2 * m.total_spent + m.order_count) / (2 * m.order_count)")
+                ),
+                [c.code()],
+            ),
+        }
+    }
+
+    /// An aggregate of the contact's purchases placed at or after `since`.
+    fn orders(&self, measure: OrderMeasure, since: Option<DateTime<Utc>>) -> Expr {
+        let not_counting: Vec<String> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| !s.counts())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let mut values: Vec<Value> = Vec::new();
+        let mut conditions = vec![
+            "o.workspace_id = \"contacts\".\"workspace_id\"".to_owned(),
+            "o.contact_id = \"contacts\".\"id\"".to_owned(),
+            format!("o.status NOT IN ({})", not_counting.join(", ")),
+        ];
+        // The placeholder of the value just pushed.
+        let last = |values: &[Value]| {
+            if self.pg {
+                format!("${}", values.len())
+            } else {
+                "?".to_owned()
+            }
+        };
+        if let OrderMeasure::Total(c) = measure {
+            values.push(c.code().into());
+            conditions.push(format!("o.currency = {}", last(&values)));
+        }
+        if let Some(t) = since {
+            values.push(t.into());
+            conditions.push(format!("o.placed_at >= {}", last(&values)));
+        }
+        let what = match measure {
+            OrderMeasure::Count => self.double("COUNT(*)"),
+            OrderMeasure::Total(_) => self.double("SUM(o.total - o.refunded_total)"),
+        };
+        let select = format!("(SELECT {what} FROM orders o WHERE {})", conditions.join(" AND "));
+        let sql = match measure {
+            OrderMeasure::Count => select,
+            OrderMeasure::Total(_) => format!("COALESCE({select}, 0)"),
+        };
+        Expr::cust_with_values(sql, values)
     }
 
     /// Lowercases A-Z only, as `rapport_domain::segment::fold` does (SQLite's `lower`
