@@ -15,8 +15,7 @@ use super::{ReadErrors, WriteErrors, created, page_info, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::contacts::{
-    BatchItemResult, BatchResult, BatchUpsert, ContactDto, ContactList, ContactWrite, ItemStatus, LifecycleStage,
-    TagChange,
+    BatchItemResult, BatchResult, BatchUpsert, ContactDto, ContactList, ContactWrite, LifecycleStage, TagChange,
 };
 use crate::error::ApiError;
 use crate::http::json::{BodyLimit, Json};
@@ -394,58 +393,37 @@ pub async fn batch_upsert(
         .map(|v| crate::http::json::from_value::<ContactWrite>(v).map(Into::into))
         .collect();
     let results = service::upserts::batch_upsert(&app, &who, inputs).await?;
-    let mut out = BatchResult {
-        results: Vec::with_capacity(results.len()),
-        created: 0,
-        updated: 0,
-        unchanged: 0,
-        failed: 0,
+    let mut tally = super::Tally::default();
+    let results = results
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| match r {
+            Ok((c, outcome)) => BatchItemResult {
+                index,
+                status: tally.record(Some(outcome)),
+                id: Some(c.id.uuid()),
+                version: Some(c.version),
+                contact: (!minimal).then(|| ContactDto::from(&c)),
+                error: None,
+            },
+            Err(e) => BatchItemResult {
+                index,
+                status: tally.record(None),
+                id: None,
+                version: None,
+                contact: None,
+                error: Some(e.problem()),
+            },
+        })
+        .collect();
+    let out = BatchResult {
+        results,
+        created: tally.created,
+        updated: tally.updated,
+        unchanged: tally.unchanged,
+        failed: tally.failed,
     };
-    for (index, r) in results.into_iter().enumerate() {
-        let item = match r {
-            Ok((c, outcome)) => {
-                let status = match outcome {
-                    Outcome::Created => {
-                        out.created += 1;
-                        ItemStatus::Created
-                    }
-                    Outcome::Updated => {
-                        out.updated += 1;
-                        ItemStatus::Updated
-                    }
-                    Outcome::Unchanged => {
-                        out.unchanged += 1;
-                        ItemStatus::Unchanged
-                    }
-                };
-                BatchItemResult {
-                    index,
-                    status,
-                    id: Some(c.id.uuid()),
-                    version: Some(c.version),
-                    contact: (!minimal).then(|| ContactDto::from(&c)),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                out.failed += 1;
-                BatchItemResult {
-                    index,
-                    status: ItemStatus::Failed,
-                    id: None,
-                    version: None,
-                    contact: None,
-                    error: Some(e.problem()),
-                }
-            }
-        };
-        out.results.push(item);
-    }
-    let mut res = HttpResponse::Ok();
-    if minimal {
-        res.insert_header(("preference-applied", "return=minimal"));
-    }
-    Ok(res.json(out))
+    Ok(super::batch_answer(minimal, &out))
 }
 
 /// The batch route, with its larger body limit.

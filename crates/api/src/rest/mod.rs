@@ -174,6 +174,50 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(api_clients::revoke);
 }
 
+/// Per-status counts of a batch's results.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Counts one item (`None`: it failed) and names its status.
+    pub fn record(&mut self, outcome: Option<crate::service::Outcome>) -> crate::dto::contacts::ItemStatus {
+        use crate::dto::contacts::ItemStatus;
+        use crate::service::Outcome;
+        match outcome {
+            Some(Outcome::Created) => {
+                self.created += 1;
+                ItemStatus::Created
+            }
+            Some(Outcome::Updated) => {
+                self.updated += 1;
+                ItemStatus::Updated
+            }
+            Some(Outcome::Unchanged) => {
+                self.unchanged += 1;
+                ItemStatus::Unchanged
+            }
+            None => {
+                self.failed += 1;
+                ItemStatus::Failed
+            }
+        }
+    }
+}
+
+/// A batch's 200 answer, saying so when `Prefer: return=minimal` was honoured.
+pub(crate) fn batch_answer(minimal: bool, body: &impl Serialize) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    if minimal {
+        res.insert_header(("preference-applied", "return=minimal"));
+    }
+    res.json(body)
+}
+
 /// A JSON response carrying the record's ETag.
 pub fn with_etag(status: StatusCode, version: i64, body: &impl Serialize) -> HttpResponse {
     HttpResponse::build(status)

@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::{ReadErrors, WriteErrors, page_info, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
-use crate::dto::contacts::ItemStatus;
 use crate::dto::orders::{
     OrderBatch, OrderBatchItem, OrderBatchResult, OrderDto, OrderList, OrderStatusDto, OrderWrite, PurchaseMetricsDto,
     WorkspaceDto, WorkspacePatch,
@@ -125,57 +124,37 @@ pub async fn upsert_batch(
         .map(|v| crate::http::json::from_value::<OrderWrite>(v).map(Into::into))
         .collect();
     let results = service::orders::upsert_batch(&app, &who, items).await?;
-    let mut out = OrderBatchResult {
-        results: Vec::with_capacity(results.len()),
-        created: 0,
-        updated: 0,
-        unchanged: 0,
-        failed: 0,
+    let mut tally = super::Tally::default();
+    let results = results
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| match r {
+            Ok((o, outcome)) => OrderBatchItem {
+                index,
+                status: tally.record(Some(outcome)),
+                id: Some(o.id.uuid()),
+                version: Some(o.version),
+                order: (!minimal).then(|| OrderDto::from(&o)),
+                error: None,
+            },
+            Err(e) => OrderBatchItem {
+                index,
+                status: tally.record(None),
+                id: None,
+                version: None,
+                order: None,
+                error: Some(e.problem()),
+            },
+        })
+        .collect();
+    let out = OrderBatchResult {
+        results,
+        created: tally.created,
+        updated: tally.updated,
+        unchanged: tally.unchanged,
+        failed: tally.failed,
     };
-    for (index, r) in results.into_iter().enumerate() {
-        out.results.push(match r {
-            Ok((o, outcome)) => {
-                let status = match outcome {
-                    Outcome::Created => {
-                        out.created += 1;
-                        ItemStatus::Created
-                    }
-                    Outcome::Updated => {
-                        out.updated += 1;
-                        ItemStatus::Updated
-                    }
-                    Outcome::Unchanged => {
-                        out.unchanged += 1;
-                        ItemStatus::Unchanged
-                    }
-                };
-                OrderBatchItem {
-                    index,
-                    status,
-                    id: Some(o.id.uuid()),
-                    version: Some(o.version),
-                    order: (!minimal).then(|| OrderDto::from(&o)),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                out.failed += 1;
-                OrderBatchItem {
-                    index,
-                    status: ItemStatus::Failed,
-                    id: None,
-                    version: None,
-                    order: None,
-                    error: Some(e.problem()),
-                }
-            }
-        });
-    }
-    let mut res = HttpResponse::Ok();
-    if minimal {
-        res.insert_header(("preference-applied", "return=minimal"));
-    }
-    Ok(res.json(out))
+    Ok(super::batch_answer(minimal, &out))
 }
 
 /// The batch route, with its larger body limit.
