@@ -84,6 +84,7 @@ impl Modify for SegmentRules {
         rest::contacts::delete,
         rest::contacts::retag,
         rest::contacts::batch_upsert,
+        rest::exports::contacts,
         rest::lifecycle::change_stage,
         rest::lifecycle::history,
         rest::consent::list_purposes,

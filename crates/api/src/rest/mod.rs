@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod consent;
 pub mod contacts;
 pub mod events;
+pub mod exports;
 pub mod lifecycle;
 mod methods;
 pub mod ops;
@@ -98,6 +99,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(contacts::get_by_external_id)
         .service(contacts::upsert_by_external_id)
         .service(contacts::retag)
+        .service(exports::contacts)
         .service(orders::batch_scope(batch_limit))
         .service(orders::upsert)
         .service(orders::list)

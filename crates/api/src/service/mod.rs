@@ -13,6 +13,7 @@ pub mod consent;
 pub mod contacts;
 mod effects;
 pub mod events;
+pub mod exports;
 pub mod ingest;
 pub mod lifecycle;
 mod membership;
