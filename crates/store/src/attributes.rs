@@ -117,7 +117,7 @@ pub async fn insert(db: &impl ConnectionTrait, ws: WorkspaceId, d: &AttributeDef
         });
     }
     def::Entity::insert(active(ws, d)).exec_without_returning(db).await?;
-    Ok(())
+    crate::workspaces::bump_rules(db, ws).await
 }
 
 /// Writes a changed definition, provided it is still at `expected_version`.
@@ -142,7 +142,7 @@ pub async fn update(
     if res.rows_affected == 0 {
         return Err(StoreError::Stale);
     }
-    Ok(())
+    crate::workspaces::bump_rules(db, ws).await
 }
 
 /// Deletes a definition.
@@ -153,7 +153,7 @@ pub async fn delete(db: &impl ConnectionTrait, ws: WorkspaceId, id: AttributeDef
     if res.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    crate::workspaces::bump_rules(db, ws).await
 }
 
 /// The SQL expression reading one attribute as text. `key` has been validated to

@@ -112,7 +112,7 @@ pub async fn insert_purpose(db: &impl ConnectionTrait, ws: WorkspaceId, p: &Purp
             StoreError::Conflict { existing, .. } => StoreError::Conflict { field: "key", existing },
             other => other,
         })?;
-    Ok(())
+    crate::workspaces::bump_rules(db, ws).await
 }
 
 /// Writes `after` over `before`, provided nobody changed it in between.
@@ -134,7 +134,7 @@ pub async fn update_purpose(
     if res.rows_affected == 0 {
         return Err(StoreError::Stale);
     }
-    Ok(())
+    crate::workspaces::bump_rules(db, ws).await
 }
 
 /// Whether any event records a decision about the purpose.
@@ -164,7 +164,7 @@ pub async fn delete_purpose(db: &impl ConnectionTrait, ws: WorkspaceId, key: &st
     if res.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    crate::workspaces::bump_rules(db, ws).await
 }
 
 // ---- the ledger ----

@@ -129,12 +129,13 @@ pub async fn get_many(
     Ok(out)
 }
 
-/// Contacts of the workspace in a customer stage whose latest purchase (any currency)
-/// was placed before `cutoff`, at most `limit` of them.
+/// Contacts of the workspace in a customer stage, with purchases but none placed at or
+/// after `cutoff` (any currency), in id order after `after`, at most `limit` of them.
 pub async fn lapsed_customers(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     cutoff: DateTime<Utc>,
+    after: Option<ContactId>,
     limit: u64,
 ) -> Result<Vec<ContactId>, StoreError> {
     use rapport_domain::lifecycle::Stage;
@@ -143,22 +144,33 @@ pub async fn lapsed_customers(
         .filter(|s| s.is_customer())
         .map(Stage::as_str)
         .collect();
-    let mut latest = Query::select();
-    latest
-        .column(Alias::new("contact_id"))
-        .from(Alias::new("contact_metrics"))
-        .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
-        .group_by_col(Alias::new("contact_id"))
-        .and_having(Expr::cust("MAX(last_order_at)").lt(cutoff));
+    let of_contact = |recent: bool| {
+        let mut q = Query::select();
+        q.expr(Expr::val(1))
+            .from_as(Alias::new("contact_metrics"), Alias::new("m"))
+            .and_where(Expr::col((Alias::new("m"), Alias::new("workspace_id"))).eq(ws.uuid()))
+            .and_where(
+                Expr::col((Alias::new("m"), Alias::new("contact_id")))
+                    .equals((Alias::new("contacts"), Alias::new("id"))),
+            );
+        if recent {
+            q.and_where(Expr::col((Alias::new("m"), Alias::new("last_order_at"))).gte(cutoff));
+        }
+        q
+    };
     let mut q = Query::select();
-    q.column(Alias::new("id"))
+    q.column((Alias::new("contacts"), Alias::new("id")))
         .from(Alias::new("contacts"))
-        .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
-        .and_where(Expr::col(Alias::new("lifecycle_stage")).is_in(customer_stages))
-        .and_where(Expr::col(Alias::new("erased_at")).is_null())
-        .and_where(Expr::col(Alias::new("id")).in_subquery(latest))
-        .order_by(Alias::new("id"), sea_orm::Order::Asc)
+        .and_where(Expr::col((Alias::new("contacts"), Alias::new("workspace_id"))).eq(ws.uuid()))
+        .and_where(Expr::col((Alias::new("contacts"), Alias::new("lifecycle_stage"))).is_in(customer_stages))
+        .and_where(Expr::col((Alias::new("contacts"), Alias::new("erased_at"))).is_null())
+        .and_where(Expr::exists(of_contact(false)))
+        .and_where(Expr::exists(of_contact(true)).not())
+        .order_by((Alias::new("contacts"), Alias::new("id")), sea_orm::Order::Asc)
         .limit(limit);
+    if let Some(a) = after {
+        q.and_where(Expr::col((Alias::new("contacts"), Alias::new("id"))).gt(a.uuid()));
+    }
     db.query_all(&q)
         .await?
         .iter()

@@ -190,3 +190,16 @@ pub async fn of_contacts(
     }
     Ok(out)
 }
+
+/// Whether the contact has any order.
+pub async fn any_of(db: &impl ConnectionTrait, ws: WorkspaceId, contact: ContactId) -> Result<bool, StoreError> {
+    Ok(by_ws(ws)
+        .select_only()
+        .column(order::Column::Id)
+        .filter(order::Column::ContactId.eq(contact.uuid()))
+        .limit(1)
+        .into_tuple::<uuid::Uuid>()
+        .one(db)
+        .await?
+        .is_some())
+}

@@ -44,6 +44,7 @@ pub async fn create(db: &impl ConnectionTrait, name: &str) -> Result<Workspace, 
         name: Set(w.name.clone()),
         created_at: Set(w.created_at),
         churn_after_days: Set(i32::try_from(w.churn_after_days).unwrap_or(i32::MAX)),
+        rules_rev: Set(0),
     })
     .exec_without_returning(db)
     .await?;
@@ -103,4 +104,33 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Workspace>, StoreError
         .into_iter()
         .map(Workspace::from)
         .collect())
+}
+
+/// Counts a change to what segment rules depend on (segments, attribute definitions,
+/// consent purposes), in the changing transaction. The row lock this takes orders the
+/// changes of one workspace, so the revision a reader sees always names the state it
+/// reads (unlike timestamps, which commit out of order).
+pub async fn bump_rules(db: &impl ConnectionTrait, ws: WorkspaceId) -> Result<(), StoreError> {
+    workspace::Entity::update_many()
+        .col_expr(
+            workspace::Column::RulesRev,
+            sea_orm::sea_query::ExprTrait::add(sea_orm::sea_query::Expr::col(workspace::Column::RulesRev), 1),
+        )
+        .filter(workspace::Column::Id.eq(ws.uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The workspace's rules revision (see [`bump_rules`]); 0 for an unknown workspace.
+pub async fn rules_rev(db: &impl ConnectionTrait, ws: WorkspaceId) -> Result<i64, StoreError> {
+    use sea_orm::QuerySelect;
+    Ok(workspace::Entity::find()
+        .select_only()
+        .column(workspace::Column::RulesRev)
+        .filter(workspace::Column::Id.eq(ws.uuid()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(0))
 }

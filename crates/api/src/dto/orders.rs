@@ -15,6 +15,8 @@ use crate::list_type;
 /// count in no metric and move no one's lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum)]
 #[serde(rename_all = "snake_case")]
+#[graphql(name = "OrderStatus")]
+#[schema(as = OrderStatus)]
 pub enum OrderStatusDto {
     Placed,
     Paid,

@@ -199,14 +199,22 @@ pub async fn update(
     Ok(contact)
 }
 
-/// Deletes a contact, with its tags, external ids and lifecycle history.
+/// Deletes a contact, with its tags, external ids and lifecycle history. A contact with
+/// orders is not deleted: orders are accounting records (erasure removes the person's
+/// data and keeps them).
 /// # Errors
-/// 403, 404, 412.
+/// 403, 404, 412; 409 `in_use` when the contact has orders.
 pub async fn delete(app: &App, who: &Caller, id: ContactId, precondition: Precondition) -> Result<(), ApiError> {
     who.require(Scope::ContactsWrite)?;
     let tx = app.db.begin().await?;
     // A tombstone stays: it holds the record of the erasure and the consent ledger.
     let before = locked(&tx, who, id, precondition).await?;
+    if rapport_store::orders::any_of(&tx, who.workspace(), id).await? {
+        return Err(ApiError::InUse(
+            "the contact has orders, which are kept as accounting records; erase the contact instead (POST /v1/contacts/{id}/erasure)"
+                .into(),
+        ));
+    }
     // Memberships go with the contact; subscribers hear that it left.
     super::membership::leave_all(&tx, who, id).await?;
     contacts::delete(&tx, who.workspace(), id).await?;

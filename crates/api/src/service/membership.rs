@@ -12,7 +12,7 @@ use rapport_domain::order::{OrderContent, PurchaseMetrics};
 use rapport_domain::segment::{Registry, Rule, Segment, SegmentKind, Subject};
 use rapport_domain::{CompanyId, ContactId, SegmentId, WorkspaceId};
 use rapport_store::segments::{self, members};
-use rapport_store::{Conn, StoreError, attributes, companies, consent, contacts, metrics, orders, outbox};
+use rapport_store::{Conn, StoreError, attributes, companies, consent, contacts, metrics, orders, outbox, workspaces};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -28,15 +28,16 @@ pub(crate) async fn registry(db: &impl Conn, ws: WorkspaceId) -> Result<Registry
     Ok(Registry::new(contact, company, purposes.into_iter().map(|p| (p.key, p.channel))).with_currencies(currencies))
 }
 
-/// Parsed rules of one workspace, with the stamp they were parsed under.
+/// Parsed rules of one workspace, with the rules revision they were parsed at.
 struct Parsed {
-    stamp: segments::RulesStamp,
+    rev: i64,
     dynamic: Arc<Vec<(Segment, Rule)>>,
 }
 
-/// Rules parsed per workspace, reused while the workspace's [`segments::RulesStamp`]
-/// stays the same: a contact write then reads one stamp instead of every segment,
-/// attribute definition and purpose, and parses nothing.
+/// Rules parsed per workspace, reused while the workspace's rules revision
+/// (`workspaces::rules_rev`, bumped in the transaction of every segment, attribute
+/// definition and purpose change) stays the same: a contact write then reads one number
+/// instead of every segment, attribute definition and purpose, and parses nothing.
 fn parsed() -> &'static Mutex<HashMap<WorkspaceId, Parsed>> {
     static PARSED: OnceLock<Mutex<HashMap<WorkspaceId, Parsed>>> = OnceLock::new();
     PARSED.get_or_init(Mutex::default)
@@ -46,39 +47,43 @@ fn parsed() -> &'static Mutex<HashMap<WorkspaceId, Parsed>> {
 /// longer parses (a field it names was removed behind its back) is skipped with a
 /// warning rather than failing every contact write.
 pub(crate) async fn dynamic(db: &impl Conn, ws: WorkspaceId) -> Result<Arc<Vec<(Segment, Rule)>>, StoreError> {
-    let stamp = segments::rules_stamp(db, ws).await?;
-    if stamp.no_dynamic_segments() {
-        return Ok(Arc::default());
-    }
+    let rev = workspaces::rules_rev(db, ws).await?;
     if let Some(p) = parsed().lock().ok().as_ref().and_then(|m| m.get(&ws))
-        && p.stamp == stamp
+        && p.rev == rev
     {
         return Ok(p.dynamic.clone());
     }
     let all = segments::all_of_kind(db, ws, SegmentKind::Dynamic).await?;
-    let registry = registry(db, ws).await?;
-    let dynamic: Arc<Vec<(Segment, Rule)>> = Arc::new(
-        all.into_iter()
-            .filter_map(|s| {
-                let raw = s.rules.as_ref()?;
-                match Rule::parse_stored(raw, &registry) {
-                    Ok(r) => Some((s, r)),
-                    Err(e) => {
-                        tracing::warn!(segment = %s.id, error = %e, "segment rule no longer parses; membership not kept");
-                        None
+    let dynamic: Arc<Vec<(Segment, Rule)>> = if all.is_empty() {
+        Arc::default()
+    } else {
+        let registry = registry(db, ws).await?;
+        Arc::new(
+            all.into_iter()
+                .filter_map(|s| {
+                    let raw = s.rules.as_ref()?;
+                    match Rule::parse_stored(raw, &registry) {
+                        Ok(r) => Some((s, r)),
+                        Err(e) => {
+                            tracing::warn!(segment = %s.id, error = %e, "segment rule no longer parses; membership not kept");
+                            None
+                        }
                     }
-                }
-            })
-            .collect(),
-    );
+                })
+                .collect(),
+        )
+    };
     if let Ok(mut m) = parsed().lock() {
-        m.insert(
-            ws,
-            Parsed {
-                stamp,
-                dynamic: dynamic.clone(),
-            },
-        );
+        // A newer revision parsed by a concurrent writer stays.
+        if m.get(&ws).is_none_or(|p| p.rev <= rev) {
+            m.insert(
+                ws,
+                Parsed {
+                    rev,
+                    dynamic: dynamic.clone(),
+                },
+            );
+        }
     }
     Ok(dynamic)
 }

@@ -87,15 +87,26 @@ pub async fn upsert_batch(
                 continue;
             }
         };
-        let sp = rapport_store::savepoint(&tx).await?;
-        match write(&sp, who, &v).await {
-            Ok(done) => {
-                super::commit(sp).await?;
-                results.push(Ok(done));
-            }
-            Err(e) => {
-                sp.rollback().await.map_err(StoreError::from)?;
-                results.push(Err(under(e)));
+        // As for a single upsert: a concurrent creation of the same order or customer is
+        // found on the next attempt.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sp = rapport_store::savepoint(&tx).await?;
+            match write(&sp, who, &v).await {
+                Ok(done) => {
+                    super::commit(sp).await?;
+                    results.push(Ok(done));
+                    break;
+                }
+                Err(e) => {
+                    sp.rollback().await.map_err(StoreError::from)?;
+                    if attempt < 3 && matches!(e, ApiError::Stale | ApiError::Conflict { .. }) {
+                        continue;
+                    }
+                    results.push(Err(under(e)));
+                    break;
+                }
             }
         }
     }
@@ -118,8 +129,7 @@ async fn write(tx: &Tx, who: &Caller, v: &ValidOrder) -> Upserted {
             let new = object(&OrderDto::from(&after));
             let changes = rapport_domain::event::changes(&old, &new);
             rapport_store::outbox::push(tx, &[event(EventType::OrderUpdated, who, now, new, Some(changes))]).await?;
-            let added = !before.content.counts() && after.content.counts();
-            purchases_changed(tx, who, &after, added).await?;
+            purchases_changed(tx, who, &after).await?;
             Ok((after, Outcome::Updated))
         }
         None => {
@@ -144,7 +154,7 @@ async fn write(tx: &Tx, who: &Caller, v: &ValidOrder) -> Upserted {
                 )],
             )
             .await?;
-            purchases_changed(tx, who, &order, order.content.counts()).await?;
+            purchases_changed(tx, who, &order).await?;
             Ok((order, Outcome::Created))
         }
     }
@@ -184,6 +194,10 @@ async fn customer(tx: &Tx, who: &Caller, source: &str, c: &CustomerRef) -> Resul
             && !found.external_ids.contains_key(source)
         {
             let before = super::contacts::locked(tx, who, found.id, crate::http::etag::Precondition::None).await?;
+            // Another writer may have given it one for this source meanwhile: that one stays.
+            if before.external_ids.contains_key(source) {
+                return Ok(found.id);
+            }
             let changes = ContactChanges {
                 external_ids: Patch::Set(BTreeMap::from([(source.to_owned(), Some(ext.clone()))])),
                 ..Default::default()
@@ -208,11 +222,12 @@ async fn customer(tx: &Tx, who: &Caller, source: &str, c: &CustomerRef) -> Resul
     Ok(contact.id)
 }
 
-/// After an order of `order.contact_id` changed: its metrics are recomputed; when the
-/// change `added` a purchase, the lifecycle rules may move the contact (first order →
-/// customer, second → repeat customer, a recent one brings a churned customer back); its
-/// segment memberships are decided again either way.
-async fn purchases_changed(tx: &Tx, who: &Caller, order: &Order, added: bool) -> Result<(), ApiError> {
+/// After an order of `order.contact_id` was created or changed: its metrics are
+/// recomputed; when the order (as it is now) counts as a purchase, the lifecycle rules
+/// may move the contact (first purchase → customer, second → repeat customer, a recent one
+/// brings a churned customer back); its segment memberships are decided again either
+/// way.
+async fn purchases_changed(tx: &Tx, who: &Caller, order: &Order) -> Result<(), ApiError> {
     let ws = who.workspace();
     // Locked first: concurrent orders of one contact recompute one after the other, each
     // seeing the other's committed order.
@@ -222,13 +237,18 @@ async fn purchases_changed(tx: &Tx, who: &Caller, order: &Order, added: bool) ->
         return Ok(());
     }
     let purchases = m.get(&contact.id).map_or(0, PurchaseMetrics::order_count);
-    let recent = if added && contact.stage.stage == Stage::Churned {
+    let recent = if contact.stage.stage == Stage::Churned {
         let days = workspaces::get(tx, ws).await?.churn_after_days;
         !lifecycle::has_churned(Stage::Customer, order.content.placed_at, days, rapport_store::now())
     } else {
         true
     };
-    match lifecycle::after_purchase(contact.stage.stage, purchases, recent).filter(|_| added) {
+    let moved = order
+        .content
+        .counts()
+        .then(|| lifecycle::after_purchase(contact.stage.stage, purchases, recent))
+        .flatten();
+    match moved {
         // The move's write decides the contact's segment memberships again.
         Some((to, _)) => move_stage(tx, who, &contact, to, Cause::Order).await,
         // Rules reading metrics or orders may still answer differently now.
@@ -359,34 +379,41 @@ pub async fn churn(app: &App) -> u64 {
 async fn churn_workspace(app: &App, who: &Caller, days: u32) -> Result<u64, ApiError> {
     let ws = who.workspace();
     let mut moved = 0;
+    let mut after = None;
     loop {
-        let now = rapport_store::now();
-        let cutoff = now - chrono::TimeDelta::days(i64::from(days));
-        let lapsed = metrics::lapsed_customers(app.db.read(), ws, cutoff, 200).await?;
-        if lapsed.is_empty() {
+        let cutoff = rapport_store::now() - chrono::TimeDelta::days(i64::from(days));
+        let lapsed = metrics::lapsed_customers(app.db.read(), ws, cutoff, after, 200).await?;
+        let Some(last) = lapsed.last().copied() else {
             return Ok(moved);
-        }
-        let tx = app.db.begin().await?;
-        let mut n = 0;
-        for id in &lapsed {
-            let contact = contacts::get_for_update(&tx, ws, *id).await?;
-            let last = metrics::get_many(&tx, ws, &[*id])
-                .await?
-                .get(id)
-                .and_then(PurchaseMetrics::last_order_at);
-            if let Some(last) = last
-                && !contact.is_erased()
-                && lifecycle::has_churned(contact.stage.stage, last, days, now)
-            {
-                move_stage(&tx, who, &contact, Stage::Churned, Cause::Rule).await?;
-                n += 1;
+        };
+        after = Some(last);
+        for id in lapsed {
+            // One transaction each: a contact that fails is logged and skipped, not
+            // retried first on every run.
+            match churn_one(app, who, id, days).await {
+                Ok(true) => moved += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(contact = %id, error = %e, "churn check of a contact failed"),
             }
         }
-        super::commit(tx).await?;
-        moved += n;
-        // Everyone listed was decided: none moved means the rest changed meanwhile.
-        if n == 0 {
-            return Ok(moved);
-        }
     }
+}
+
+/// Moves one lapsed customer to `churned`, deciding again under its lock (an order may
+/// have arrived since it was listed). Whether it moved.
+async fn churn_one(app: &App, who: &Caller, id: ContactId, days: u32) -> Result<bool, ApiError> {
+    let ws = who.workspace();
+    let tx = app.db.begin().await?;
+    let contact = contacts::get_for_update(&tx, ws, id).await?;
+    let last = metrics::get_many(&tx, ws, &[id])
+        .await?
+        .get(&id)
+        .and_then(PurchaseMetrics::last_order_at);
+    let lapsed = last.is_some_and(|last| lifecycle::has_churned(contact.stage.stage, last, days, rapport_store::now()));
+    if !lapsed || contact.is_erased() {
+        return Ok(false);
+    }
+    move_stage(&tx, who, &contact, Stage::Churned, Cause::Rule).await?;
+    super::commit(tx).await?;
+    Ok(true)
 }

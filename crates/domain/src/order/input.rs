@@ -12,8 +12,10 @@ use crate::{phone, text};
 pub const MAX_LINES: usize = 500;
 /// Largest quantity on one line.
 pub const MAX_QUANTITY: i64 = 1_000_000;
-/// Largest amount (in minor units) any price, total or line total may reach.
-pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+/// Largest amount (in minor units) any price, total or line total may reach: 10^13, a
+/// hundred billion in a two-decimal currency. A contact's sums stay far inside 64 bits
+/// (it would take 900,000 orders at the cap in one currency to leave them).
+pub const MAX_AMOUNT: i64 = 10_000_000_000_000;
 /// Most discount codes on one order.
 const MAX_DISCOUNT_CODES: usize = 50;
 /// Longest discount code, SKU and line name.

@@ -175,8 +175,8 @@ fn value<'a>(field: &Field, s: &Subject<'a>, now: DateTime<Utc>) -> Datum<'a> {
                 OrderMeasure::Count => counted.count() as f64,
                 OrderMeasure::Total(cur) => counted
                     .filter(|o| o.currency == *cur)
-                    .map(OrderContent::net_total)
-                    .sum::<i64>() as f64,
+                    .map(|o| i128::from(o.net_total()))
+                    .sum::<i128>() as f64,
             };
             Datum::One(Scalar::Number(n))
         }

@@ -8,6 +8,7 @@ pub struct Model {
     pub name: String,
     pub created_at: DateTimeUtc,
     pub churn_after_days: i32,
+    pub rules_rev: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,5 @@
-//! Orders, the purchase metrics kept from them, and the per-workspace churn window.
+//! Orders, the purchase metrics kept from them, the per-workspace churn window, and the
+//! workspace's revision of what segment rules depend on.
 
 use sea_orm_migration::prelude::*;
 
@@ -16,6 +17,14 @@ impl MigrationName for Migration {
 enum Workspaces {
     Table,
     ChurnAfterDays,
+    RulesRev,
+}
+
+#[derive(DeriveIden)]
+enum Contacts {
+    Table,
+    WorkspaceId,
+    Id,
 }
 
 #[derive(DeriveIden)]
@@ -56,6 +65,7 @@ enum ContactMetrics {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    #[allow(clippy::too_many_lines)]
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.alter_table(
             Table::alter()
@@ -66,6 +76,14 @@ impl MigrationTrait for Migration {
                         .not_null()
                         .default(180),
                 )
+                .to_owned(),
+        )
+        .await?;
+        // SQLite adds one column per ALTER TABLE.
+        m.alter_table(
+            Table::alter()
+                .table(Workspaces::Table)
+                .add_column(ColumnDef::new(Workspaces::RulesRev).big_integer().not_null().default(0))
                 .to_owned(),
         )
         .await?;
@@ -93,7 +111,13 @@ impl MigrationTrait for Migration {
                 .col(ts(Orders::UpdatedAt))
                 .primary_key(Index::create().col(Orders::WorkspaceId).col(Orders::Id))
                 .foreign_key(&mut to_workspace(Orders::Table))
-                .foreign_key(&mut to_contact(Orders::Table, Orders::ContactId))
+                // Orders outlive nothing silently: a contact with orders is not deleted.
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(Orders::Table, (Orders::WorkspaceId, Orders::ContactId))
+                        .to(Contacts::Table, (Contacts::WorkspaceId, Contacts::Id))
+                        .on_delete(ForeignKeyAction::NoAction),
+                )
                 .to_owned(),
         )
         .await?;
@@ -154,12 +178,10 @@ impl MigrationTrait for Migration {
         m.drop_table(Table::drop().table(ContactMetrics::Table).to_owned())
             .await?;
         m.drop_table(Table::drop().table(Orders::Table).to_owned()).await?;
-        m.alter_table(
-            Table::alter()
-                .table(Workspaces::Table)
-                .drop_column(Workspaces::ChurnAfterDays)
-                .to_owned(),
-        )
-        .await
+        for column in [Workspaces::RulesRev, Workspaces::ChurnAfterDays] {
+            m.alter_table(Table::alter().table(Workspaces::Table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

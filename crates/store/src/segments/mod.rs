@@ -56,7 +56,7 @@ fn by_ws(ws: WorkspaceId) -> sea_orm::Select<segment::Entity> {
 /// Saves a new segment.
 pub async fn insert(db: &impl ConnectionTrait, s: &Segment) -> Result<(), StoreError> {
     segment::Entity::insert(active(s)).exec_without_returning(db).await?;
-    Ok(())
+    crate::workspaces::bump_rules(db, s.workspace_id).await
 }
 
 /// One segment of the workspace.
@@ -103,7 +103,7 @@ pub async fn update(db: &impl ConnectionTrait, after: &Segment, expected_version
     if r.rows_affected == 0 {
         return Err(StoreError::Stale);
     }
-    Ok(())
+    crate::workspaces::bump_rules(db, after.workspace_id).await
 }
 
 /// Records when a segment's membership was last reconciled in full.
@@ -134,7 +134,7 @@ pub async fn delete(db: &impl ConnectionTrait, ws: WorkspaceId, id: SegmentId) -
     if r.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    crate::workspaces::bump_rules(db, ws).await
 }
 
 /// One page of the workspace's segments in creation order, optionally of one kind.
@@ -171,48 +171,6 @@ pub async fn all_of_kind(
         .into_iter()
         .map(Segment::try_from)
         .collect()
-}
-
-/// What the parsed rules of a workspace's dynamic segments depend on: the segments
-/// themselves, the attribute definitions and the consent purposes. Two equal stamps mean
-/// nothing of it changed in between (a create or an update moves the latest
-/// `updated_at`, a delete the count), so rules parsed under one stamp can be reused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RulesStamp(Vec<(i64, i64, Option<String>)>);
-
-impl RulesStamp {
-    /// Whether the workspace has no dynamic segment.
-    pub fn no_dynamic_segments(&self) -> bool {
-        self.0.iter().any(|(k, n, _)| *k == 0 && *n == 0)
-    }
-}
-
-/// The workspace's [`RulesStamp`], read in one statement.
-pub async fn rules_stamp(db: &impl ConnectionTrait, ws: WorkspaceId) -> Result<RulesStamp, StoreError> {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, UnionType};
-    let part = |k: i64, table: &str| {
-        let mut q = Query::select();
-        q.expr_as(Expr::val(k), Alias::new("k"))
-            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-            .expr_as(Expr::cust("CAST(MAX(updated_at) AS TEXT)"), Alias::new("at"))
-            .from(Alias::new(table))
-            .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()));
-        q
-    };
-    let mut q = part(0, "segments");
-    q.and_where(Expr::col(Alias::new("kind")).eq(SegmentKind::Dynamic.as_str()));
-    q.union(UnionType::All, part(1, "attribute_definitions"))
-        .union(UnionType::All, part(2, "consent_purposes"));
-    let mut parts = Vec::with_capacity(3);
-    for r in db.query_all(&q).await? {
-        parts.push((
-            r.try_get::<i64>("", "k")?,
-            r.try_get::<i64>("", "n")?,
-            r.try_get::<Option<String>>("", "at")?,
-        ));
-    }
-    parts.sort();
-    Ok(RulesStamp(parts))
 }
 
 /// Dynamic segments of every workspace, for the periodic refresh.
