@@ -42,6 +42,10 @@ pub enum ApiError {
     /// record exists but what was asked of it is gone for good.
     #[error("{detail}")]
     Gone { code: &'static str, detail: String },
+    /// 410 `contact_merged`: the contact was merged into `into`, which holds everything
+    /// it had (a plain read of the contact answers 301 instead).
+    #[error("the contact was merged into {into}")]
+    Merged { into: Uuid },
     /// 412 `precondition_failed`: `If-Match` does not match the current version.
     #[error("If-Match does not match the current version {current}")]
     PreconditionFailed { current: i64 },
@@ -94,6 +98,9 @@ pub struct Problem {
     /// For a failed precondition: the current version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// For a merged contact: the contact it was merged into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<Uuid>,
 }
 
 /// One invalid field.
@@ -125,6 +132,7 @@ impl ApiError {
             | Self::Gone { code, .. } => code,
             Self::Domain(e) => e.code(),
             Self::NotFound(_) => "not_found",
+            Self::Merged { .. } => "contact_merged",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict { .. } => "conflict",
             Self::Stale => "concurrent_modification",
@@ -146,7 +154,7 @@ impl ApiError {
             Self::Domain(DomainError::Invalid(_)) => "Validation failed",
             Self::Domain(DomainError::StageTransitionNotAllowed { .. }) => "Stage transition not allowed",
             Self::Domain(DomainError::PurposeArchived(_)) => "Purpose archived",
-            Self::Gone { .. } => "Gone",
+            Self::Gone { .. } | Self::Merged { .. } => "Gone",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::Conflict { .. } | Self::Refused { .. } => "Conflict",
@@ -227,6 +235,10 @@ impl ApiError {
                 Self::PreconditionFailed { current } => Some(*current),
                 _ => None,
             },
+            merged_into: match self {
+                Self::Merged { into } => Some(*into),
+                _ => None,
+            },
         }
     }
 }
@@ -243,7 +255,7 @@ impl ResponseError for ApiError {
             | Self::InUse(_)
             | Self::Refused { .. }
             | Self::IdempotencyInProgress => StatusCode::CONFLICT,
-            Self::Gone { .. } => StatusCode::GONE,
+            Self::Gone { .. } | Self::Merged { .. } => StatusCode::GONE,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -277,6 +289,9 @@ impl ResponseError for ApiError {
         if let Self::MethodNotAllowed(allow) = self {
             res.insert_header((header::ALLOW, allow.as_str()));
         }
+        if let Self::Merged { into } = self {
+            res.insert_header((header::LOCATION, format!("/v1/contacts/{into}")));
+        }
         res.json(self.problem())
     }
 }
@@ -291,6 +306,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("record"),
+            StoreError::Merged(into) => ApiError::Merged { into },
             StoreError::Conflict { field, existing } => ApiError::Conflict {
                 detail: match existing {
                     Some(id) => format!("the {field} is already used by record {id}"),
@@ -345,6 +361,9 @@ impl async_graphql::ErrorExtensions for ApiError {
             }
             if let Some(id) = p.existing_id {
                 ext.set("existing_id", id.to_string());
+            }
+            if let Some(id) = p.merged_into {
+                ext.set("merged_into", id.to_string());
             }
             if let Some(v) = p.current_version {
                 ext.set("current_version", v);

@@ -73,6 +73,22 @@ impl Email {
         self.0.to_lowercase()
     }
 
+    /// The key under which addresses that probably reach the same mailbox meet: the
+    /// case-insensitive address without a `+suffix` sub-address, and for Gmail without
+    /// the dots of the local part (`A.da+shop@GoogleMail.com` and `ada@gmail.com`).
+    /// Used to suggest duplicates, never to decide identity.
+    pub fn match_key(&self) -> String {
+        let key = self.key();
+        let Some((local, domain)) = key.rsplit_once('@') else {
+            return key;
+        };
+        let local = local.split_once('+').map_or(local, |(base, _)| base);
+        match domain {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+            _ => format!("{local}@{domain}"),
+        }
+    }
+
     /// Rebuilds an address read back from storage, where it was validated on the way in.
     pub fn from_trusted(s: String) -> Self {
         Self(s)
@@ -100,6 +116,17 @@ mod tests {
         let e = Email::parse("  Ada.Lovelace@Example.COM ", "/email").unwrap();
         assert_eq!(e.as_str(), "Ada.Lovelace@example.com");
         assert_eq!(e.key(), "ada.lovelace@example.com");
+    }
+
+    #[test]
+    fn match_keys_meet_where_mailboxes_probably_do() {
+        let key = |s: &str| Email::parse(s, "/email").unwrap().match_key();
+        assert_eq!(key("A.da+shop@GoogleMail.com"), "ada@gmail.com");
+        assert_eq!(key("ada@gmail.com"), key("a.d.a@gmail.com"));
+        assert_eq!(key("Ada.L+news@Example.com"), "ada.l@example.com");
+        // Dots matter outside Gmail; a bare `+` leaves an empty sub-address.
+        assert_ne!(key("a.da@example.com"), key("ada@example.com"));
+        assert_eq!(key("ada+@example.com"), "ada@example.com");
     }
 
     #[test]

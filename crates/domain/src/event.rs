@@ -19,6 +19,8 @@ pub enum EventType {
     ContactStageChanged,
     #[serde(rename = "contact.erased")]
     ContactErased,
+    #[serde(rename = "contact.merged")]
+    ContactMerged,
     #[serde(rename = "consent.updated")]
     ConsentUpdated,
     #[serde(rename = "company.created")]
@@ -46,12 +48,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 18] = [
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
         EventType::ContactStageChanged,
         EventType::ContactErased,
+        EventType::ContactMerged,
         EventType::ConsentUpdated,
         EventType::CompanyCreated,
         EventType::CompanyUpdated,
@@ -73,6 +76,7 @@ impl EventType {
             EventType::ContactDeleted => "contact.deleted",
             EventType::ContactStageChanged => "contact.stage_changed",
             EventType::ContactErased => "contact.erased",
+            EventType::ContactMerged => "contact.merged",
             EventType::ConsentUpdated => "consent.updated",
             EventType::CompanyCreated => "company.created",
             EventType::CompanyUpdated => "company.updated",
@@ -108,6 +112,9 @@ impl EventType {
             }
             EventType::ContactErased => {
                 "A contact's personal data was erased. `object`: `{id, erased_at}`; `erasure`: who asked, why and when."
+            }
+            EventType::ContactMerged => {
+                "Duplicate contacts were merged into one. `object`: the surviving contact; `merged_ids`: the contacts merged into it (their ids now redirect to it); `dropped_external_ids`: external ids no contact keeps."
             }
             EventType::ConsentUpdated => {
                 "A consent decision was recorded. `object`: the ledger event; `effective`: the purpose's state after it; `contact_id`."

@@ -81,6 +81,8 @@ fn active(c: &Contact) -> contact::ActiveModel {
         id: Set(c.id.uuid()),
         email: Set(c.email.as_ref().map(|e| e.as_str().to_owned())),
         email_key: Set(c.email.as_ref().map(Email::key)),
+        email_match: Set(c.email.as_ref().map(Email::match_key)),
+        name_match: Set(c.name_key()),
         search_text: Set(search_text(c)),
         phone: Set(c.phone.clone()),
         first_name: Set(c.first_name.clone()),
@@ -109,28 +111,28 @@ fn by_ws(ws: WorkspaceId) -> sea_orm::Select<contact::Entity> {
 
 /// One contact of the workspace.
 /// # Errors
-/// `NotFound` when it does not exist in `ws`.
+/// `NotFound` when it does not exist in `ws`; `Merged` when it was merged into another.
 pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) -> Result<Contact, StoreError> {
-    by_ws(ws)
-        .filter(contact::Column::Id.eq(id.uuid()))
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)?
-        .try_into()
+    match by_ws(ws).filter(contact::Column::Id.eq(id.uuid())).one(db).await? {
+        Some(m) => m.try_into(),
+        None => Err(crate::merges::missing(db, ws, id).await),
+    }
 }
 
 /// One contact, locked for the rest of the transaction (PostgreSQL `FOR UPDATE`; on
 /// SQLite the write transaction already excludes other writers).
 /// # Errors
-/// `NotFound` when it does not exist in `ws`.
+/// `NotFound` when it does not exist in `ws`; `Merged` when it was merged into another.
 pub async fn get_for_update(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) -> Result<Contact, StoreError> {
-    by_ws(ws)
+    match by_ws(ws)
         .filter(contact::Column::Id.eq(id.uuid()))
         .lock_exclusive()
         .one(db)
         .await?
-        .ok_or(StoreError::NotFound)?
-        .try_into()
+    {
+        Some(m) => m.try_into(),
+        None => Err(crate::merges::missing(db, ws, id).await),
+    }
 }
 
 /// Several contacts by id (missing ids are skipped), in no particular order.
@@ -451,10 +453,10 @@ fn encoded_size(c: &Contact) -> usize {
         .sum::<usize>()
         + c.tags.iter().map(|t| t.len() + 3).sum::<usize>() * 2
         + c.external_ids.iter().map(|(s, i)| s.len() + i.len() + 6).sum::<usize>();
-    c.email.as_ref().map_or(0, |e| e.as_str().len()) * 3
+    c.email.as_ref().map_or(0, |e| e.as_str().len()) * 4
         + text(&c.phone)
-        + text(&c.first_name) * 2
-        + text(&c.last_name) * 2
+        + text(&c.first_name) * 3
+        + text(&c.last_name) * 3
         + text(&c.locale)
         + text(&c.country)
         + text(&c.owner_id)

@@ -9,6 +9,9 @@ pub enum StoreError {
     /// The record does not exist in the caller's workspace.
     #[error("not found")]
     NotFound,
+    /// The contact was merged into another one, which holds everything it had.
+    #[error("merged into {0}")]
+    Merged(Uuid),
     /// A uniqueness rule would be broken; `existing` is the record holding the value.
     #[error("conflict on {field}")]
     Conflict {

@@ -344,3 +344,70 @@ list_type!(TransitionList, TransitionDto);
 pub fn id(c: ContactId) -> Uuid {
     c.uuid()
 }
+
+/// `POST /v1/contacts/{id}/merge`: the contacts merged into `{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// 1 to 10 other contacts of the workspace; they are deleted and their ids redirect
+    /// to the survivor.
+    pub from: Vec<Uuid>,
+    /// Per field, the contact (one of `from`) whose value wins over the survivor's:
+    /// `email`, `phone`, `first_name`, `last_name`, `locale`, `country`, `company_id`,
+    /// `owner_id`, `attributes.<key>`, `external_ids.<source>`.
+    #[serde(default)]
+    pub prefer: BTreeMap<String, Uuid>,
+}
+
+/// An external id no contact keeps after a merge (the survivor had another one for the
+/// same source).
+#[derive(Clone, Debug, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct DroppedExternalId {
+    /// The merged contact that had it.
+    pub contact_id: Uuid,
+    pub source: String,
+    pub external_id: String,
+}
+
+impl From<&rapport_domain::contact::merge::Dropped> for DroppedExternalId {
+    fn from(d: &rapport_domain::contact::merge::Dropped) -> Self {
+        Self {
+            contact_id: d.contact_id.uuid(),
+            source: d.source.clone(),
+            external_id: d.external_id.clone(),
+        }
+    }
+}
+
+/// The answer to a merge.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeResult {
+    /// The survivor after the merge.
+    pub contact: ContactDto,
+    pub merged_ids: Vec<Uuid>,
+    pub dropped_external_ids: Vec<DroppedExternalId>,
+}
+
+/// Contacts that are probably one person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateGroup {
+    /// `email` (same address once case, `+suffix` and Gmail dots are ignored), `phone`
+    /// (same E.164 number) or `name_company` (same first and last name in one company).
+    pub reason: String,
+    /// What the contacts share: the email match key, the phone, or `name|company_id`.
+    pub key: String,
+    /// 2 to 50 contacts, oldest first.
+    pub contacts: Vec<ContactDto>,
+}
+
+impl From<&rapport_store::duplicates::Group> for DuplicateGroup {
+    fn from(g: &rapport_store::duplicates::Group) -> Self {
+        Self {
+            reason: g.reason.as_str().to_owned(),
+            key: g.key.join("|"),
+            contacts: g.contacts.iter().map(ContactDto::from).collect(),
+        }
+    }
+}
+
+list_type!(DuplicateList, DuplicateGroup);

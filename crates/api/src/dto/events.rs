@@ -127,6 +127,15 @@ pub mod payloads {
         pub erasure: ErasureDto,
     }
 
+    /// `contact.merged`.
+    #[derive(Serialize, ToSchema)]
+    pub struct ContactMergedData {
+        /// The surviving contact after the merge.
+        pub object: ContactDto,
+        pub merged_ids: Vec<Uuid>,
+        pub dropped_external_ids: Vec<crate::dto::contacts::DroppedExternalId>,
+    }
+
     /// `consent.updated`.
     #[derive(Serialize, ToSchema)]
     pub struct ConsentUpdatedData {
@@ -212,6 +221,7 @@ pub fn data_schema(t: EventType) -> &'static str {
         EventType::ContactUpdated => "#/components/schemas/ContactUpdatedData",
         EventType::ContactStageChanged => "#/components/schemas/StageChangedData",
         EventType::ContactErased => "#/components/schemas/ContactErasedData",
+        EventType::ContactMerged => "#/components/schemas/ContactMergedData",
         EventType::ConsentUpdated => "#/components/schemas/ConsentUpdatedData",
         EventType::CompanyCreated | EventType::CompanyDeleted => "#/components/schemas/CompanyEventData",
         EventType::CompanyUpdated => "#/components/schemas/CompanyUpdatedData",

@@ -8,6 +8,7 @@ mod contact_mutations;
 mod contacts;
 mod events;
 mod loaders;
+mod merge;
 mod orders;
 mod segments;
 mod subscription;
@@ -35,6 +36,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     segments::SegmentQuery,
     orders::OrderQuery,
+    merge::MergeQuery,
 );
 
 /// Every mutation.
@@ -46,6 +48,7 @@ pub struct Mutation(
     webhooks::WebhookMutation,
     segments::SegmentMutation,
     orders::OrderMutation,
+    merge::MergeMutation,
 );
 
 /// The schema type.

@@ -81,6 +81,39 @@ pub fn encode_id(list: &str, id: Uuid) -> String {
     encode(list, Order::default(), None, id)
 }
 
+#[derive(Serialize, Deserialize)]
+struct KeyRaw {
+    l: String,
+    k: Vec<String>,
+}
+
+/// The cursor after a position made of text keys (for lists ordered by something other
+/// than time and id).
+pub fn encode_key(list: &str, key: Vec<String>) -> String {
+    let raw = KeyRaw {
+        l: list.to_owned(),
+        k: key,
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&raw).unwrap_or_default())
+}
+
+/// Decodes a cursor of [`encode_key`] for `list`.
+/// # Errors
+/// 400 `invalid_cursor` when it is not a cursor of `list`.
+pub fn decode_key(cursor: &str, list: &str) -> Result<Vec<String>, ApiError> {
+    let raw: Option<KeyRaw> = URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    match raw {
+        Some(raw) if raw.l == list => Ok(raw.k),
+        _ => Err(ApiError::bad_request(
+            "invalid_cursor",
+            "the cursor is not valid here; use page.next_cursor from a previous response of this list",
+        )),
+    }
+}
+
 /// Parses a `sort` parameter: `created_at`, `-created_at`, `updated_at`, `-updated_at`.
 /// # Errors
 /// 400 `invalid_query` for anything else.

@@ -45,6 +45,7 @@ fn refused(e: GrantError, basic: bool) -> HttpResponse {
         errors: Vec::new(),
         existing_id: None,
         current_version: None,
+        merged_into: None,
     };
     let mut res = HttpResponse::build(status);
     res.content_type("application/problem+json")

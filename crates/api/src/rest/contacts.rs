@@ -194,9 +194,27 @@ fn one(req: &HttpRequest, c: &Contact) -> HttpResponse {
     with_etag(StatusCode::OK, c.version, &ContactDto::from(c))
 }
 
-/// Reads a contact. Answers 304 when `If-None-Match` names its current ETag.
+/// A plain read of a merged contact: 301 to the contact it was merged into, with the
+/// problem document saying so (clients that follow redirects read the survivor).
+fn moved(e: &ApiError) -> HttpResponse {
+    let mut p = e.problem();
+    p.status = StatusCode::MOVED_PERMANENTLY.as_u16();
+    p.title = "Moved permanently";
+    HttpResponse::MovedPermanently()
+        .content_type("application/problem+json")
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            p.merged_into.map(|m| format!("/v1/contacts/{m}")).unwrap_or_default(),
+        ))
+        .json(p)
+}
+
+/// Reads a contact. Answers 301 (`contact_merged`, `Location` the survivor) for a
+/// contact merged into another. Answers 304 when `If-None-Match` names its current ETag.
 #[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), IncludeQuery),
-    responses((status = 200, body = ContactDto, headers(("ETag" = String))), (status = 304, description = "Not modified"), ReadErrors),
+    responses((status = 200, body = ContactDto, headers(("ETag" = String))),
+        (status = 301, description = "Merged into another contact (`contact_merged`): `Location` names it", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 304, description = "Not modified"), ReadErrors),
     security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/{id}")]
 pub async fn get(
@@ -206,7 +224,10 @@ pub async fn get(
     query: web::Query<IncludeQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let c = service::contacts::get(&app, &who, ContactId::from_uuid(*id)).await?;
+    let c = match service::contacts::get(&app, &who, ContactId::from_uuid(*id)).await {
+        Err(e @ ApiError::Merged { .. }) => return Ok(moved(&e)),
+        other => other?,
+    };
     if query.include.is_none() {
         return Ok(one(&req, &c));
     }

@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod events;
 pub mod exports;
 pub mod lifecycle;
+pub mod merge;
 mod methods;
 pub mod ops;
 pub mod orders;
@@ -87,7 +88,9 @@ pub enum WriteErrors {
 /// Mounts every REST route. Routes are tried in order, each pattern with parameters
 /// costing a regular-expression match, so the busiest come first.
 pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
-    cfg.service(contacts::get)
+    // Before `/v1/contacts/{id}`, whose pattern it also matches.
+    cfg.service(merge::duplicates)
+        .service(contacts::get)
         .service(contacts::update)
         .service(contacts::delete)
         .service(auth::token)
@@ -99,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(contacts::get_by_external_id)
         .service(contacts::upsert_by_external_id)
         .service(contacts::retag)
+        .service(merge::merge)
         .service(exports::contacts)
         .service(orders::batch_scope(batch_limit))
         .service(orders::upsert)

@@ -17,6 +17,7 @@ pub mod exports;
 pub mod ingest;
 pub mod lifecycle;
 mod membership;
+pub mod merge;
 pub mod orders;
 pub mod privacy;
 pub mod seed;

@@ -166,7 +166,12 @@ async fn write(tx: &Tx, who: &Caller, v: &ValidOrder) -> Upserted {
 async fn customer(tx: &Tx, who: &Caller, source: &str, c: &CustomerRef) -> Result<ContactId, ApiError> {
     let ws = who.workspace();
     if let Some(id) = c.contact_id {
-        let found = contacts::get(tx, ws, id).await.map_err(|e| match e {
+        // An order naming a merged contact goes to the contact it was merged into.
+        let found = match contacts::get(tx, ws, id).await {
+            Err(StoreError::Merged(into)) => contacts::get(tx, ws, ContactId::from_uuid(into)).await,
+            other => other,
+        };
+        let found = found.map_err(|e| match e {
             StoreError::NotFound => ApiError::invalid(
                 "/customer/contact_id",
                 "not_found",
@@ -257,7 +262,13 @@ async fn purchases_changed(tx: &Tx, who: &Caller, order: &Order) -> Result<(), A
 }
 
 /// Moves a locked contact to `to` as an automatic rule (`order` or `rule`).
-async fn move_stage(tx: &Tx, who: &Caller, contact: &Contact, to: Stage, cause: Cause) -> Result<(), ApiError> {
+pub(crate) async fn move_stage(
+    tx: &Tx,
+    who: &Caller,
+    contact: &Contact,
+    to: Stage,
+    cause: Cause,
+) -> Result<(), ApiError> {
     let changes = ContactChanges {
         stage: Some(to),
         ..Default::default()

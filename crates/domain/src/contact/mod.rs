@@ -19,6 +19,7 @@ pub const LEAD_SCORE_RANGE: std::ops::RangeInclusive<i64> = -1_000_000..=1_000_0
 pub const MAX_EXTERNAL_IDS: usize = 50;
 
 mod input;
+pub mod merge;
 pub use input::{ContactChanges, ContactInput, external_id};
 
 /// A contact.
@@ -246,6 +247,18 @@ impl Contact {
 
     pub fn is_erased(&self) -> bool {
         self.erased_at.is_some()
+    }
+
+    /// First and last name, trimmed and case-folded, when both are given: with the
+    /// company, the key under which namesakes are suggested as duplicates.
+    pub fn name_key(&self) -> Option<String> {
+        Self::name_key_of(self.first_name.as_deref(), self.last_name.as_deref())
+    }
+
+    /// [`Contact::name_key`] of a first and last name.
+    pub fn name_key_of(first: Option<&str>, last: Option<&str>) -> Option<String> {
+        let part = |p: Option<&str>| p.map(str::trim).filter(|p| !p.is_empty()).map(str::to_lowercase);
+        Some(format!("{} {}", part(first)?, part(last)?))
     }
 
     /// A display name: "First Last", or whichever part exists.

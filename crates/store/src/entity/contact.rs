@@ -9,6 +9,10 @@ pub struct Model {
     pub id: Uuid,
     pub email: Option<String>,
     pub email_key: Option<String>,
+    /// `Email::match_key`: where likely duplicates meet.
+    pub email_match: Option<String>,
+    /// `Contact::name_key`: with the company, where namesakes meet.
+    pub name_match: Option<String>,
     /// First name, last name and email, case-folded, for search.
     pub search_text: String,
     pub phone: Option<String>,

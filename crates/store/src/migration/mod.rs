@@ -11,6 +11,7 @@ mod m0004_webhooks;
 mod m0005_connectors;
 mod m0006_segments;
 mod m0007_orders;
+mod m0008_merges_imports;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_connectors::Migration),
             Box::new(m0006_segments::Migration),
             Box::new(m0007_orders::Migration),
+            Box::new(m0008_merges_imports::Migration),
         ]
     }
 
