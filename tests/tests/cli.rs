@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use rapport_tests::{Backend, Credentials, Reply, Server, TestDb, on_both, on_both_dbs};
+use rapport_tests::{Api, Backend, Credentials, Reply, Server, TestDb, on_both, on_both_dbs};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -245,6 +245,99 @@ async fn export_schema_writes_the_schema_files_the_server_serves(s: Server) {
     );
 }
 
+/// The `data` of a list or search answered with 200.
+#[track_caller]
+fn listed(reply: &Reply, what: &str) -> Vec<Value> {
+    assert_eq!(reply.status, 200, "{what}: {}", reply.body);
+    reply.body["data"].as_array().unwrap().clone()
+}
+
+async fn seed_demo_fills_a_workspace_with_a_living_shop_once(s: Server) {
+    let out = rapport(&s.db, &["seed", "--demo", "--contacts", "300"]);
+    let v = succeeded(&out).clone();
+    assert_eq!(v["workspace_id"], s.admin.workspace_id.as_str());
+    assert_eq!(
+        (v["demo"].clone(), v["contacts"].clone(), v["companies"].clone()),
+        (json!(true), json!(300), json!(15))
+    );
+    assert_eq!(v["segments"], 4, "{v}");
+    assert!(v["orders"].as_u64().unwrap() > 200, "{v}");
+    assert!(v["consents"].as_u64().unwrap() > 100, "{v}");
+    for stage in ["lead", "customer", "repeat_customer", "churned"] {
+        assert!(v["stages"][stage].as_u64().unwrap_or(0) > 0, "no {stage}: {v}");
+    }
+    let api = Api::admin(&s).await;
+
+    let orders = listed(&api.get("/v1/orders?limit=50").await, "orders");
+    assert_eq!(orders.len(), 50);
+    assert!(orders.iter().all(|o| o["currency"] == "EUR" && o["source"] == "demo"));
+    assert!(orders.iter().all(|o| o["lines"][0]["sku"].is_string()), "{orders:?}");
+    assert!(orders.iter().any(|o| o["status"] == "fulfilled"), "{orders:?}");
+
+    // Stages follow from the orders: a repeat customer has two or more purchases, in
+    // metrics kept by the order path, and got there through order-caused transitions.
+    for stage in ["customer", "repeat_customer", "churned"] {
+        let found = listed(&api.get(&format!("/v1/contacts?stage={stage}&limit=5")).await, stage);
+        assert!(!found.is_empty(), "no {stage}");
+    }
+    let repeat = listed(&api.get("/v1/contacts?stage=repeat_customer&limit=1").await, "repeat");
+    let id = repeat[0]["id"].as_str().unwrap();
+    let m = api.get(&format!("/v1/contacts/{id}/metrics")).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert!(m.body["order_count"].as_i64().unwrap() >= 2, "{}", m.body);
+    assert_eq!(m.body["by_currency"][0]["currency"], "EUR");
+    assert!(
+        m.body["by_currency"][0]["total_spent"].as_i64().unwrap() > 0,
+        "{}",
+        m.body
+    );
+    let history = listed(&api.get(&format!("/v1/contacts/{id}/lifecycle")).await, "lifecycle");
+    let moves: Vec<String> = history
+        .iter()
+        .map(|t| format!("{}/{}", t["to"].as_str().unwrap(), t["cause"].as_str().unwrap()))
+        .collect();
+    assert_eq!(moves[1..], ["customer/order", "repeat_customer/order"], "{moves:?}");
+
+    // Consent: granted to a good share, with when and where it was captured.
+    let granted = json!({"rules": {"field": "consent.email_marketing", "op": "eq", "value": "granted"}, "limit": 500});
+    let audience = listed(&api.post("/v1/contacts/search", granted).await, "search");
+    assert!(audience.len() > 50, "{}", audience.len());
+    let id = audience[0]["id"].as_str().unwrap();
+    let states = listed(&api.get(&format!("/v1/contacts/{id}/consents")).await, "consents");
+    let email = states.iter().find(|c| c["purpose"] == "email_marketing").unwrap();
+    assert_eq!(email["status"], "granted", "{email}");
+    assert!(
+        ["form", "checkout"].contains(&email["source"].as_str().unwrap()),
+        "{email}"
+    );
+    let withdrawn = json!({"rules": {"field": "consent.email_marketing", "op": "eq", "value": "withdrawn"}});
+    assert!(!listed(&api.post("/v1/contacts/search", withdrawn).await, "search").is_empty());
+
+    // Segments, with members.
+    let segments = listed(&api.get("/v1/segments").await, "segments");
+    let counts: Vec<(String, u64)> = segments
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["member_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts.len(), 4, "{counts:?}");
+    for (name, members) in &counts {
+        assert!(*members > 0, "{name} has no members: {counts:?}");
+    }
+
+    // A second run finds the demo and adds nothing.
+    let again = rapport(&s.db, &["seed", "--demo", "--contacts", "300"]);
+    let w = succeeded(&again);
+    assert!(w["skipped"].as_str().unwrap().contains("already holds the demo"), "{w}");
+    assert_eq!((w["contacts"].clone(), w["orders"].clone()), (json!(0), json!(0)));
+    let after = listed(&api.get("/v1/segments").await, "segments");
+    assert_eq!(after, segments);
+}
+
 on_both_dbs!(
     migrate_reports_the_migrated_database,
     workspace_create_prints_the_new_workspace,
@@ -257,4 +350,5 @@ on_both!(
     client_create_prints_credentials_that_work_with_exactly_those_scopes,
     client_create_without_a_workspace_uses_the_first_one,
     export_schema_writes_the_schema_files_the_server_serves,
+    seed_demo_fills_a_workspace_with_a_living_shop_once,
 );

@@ -46,11 +46,17 @@ pub enum Command {
         /// The workspace; the first one (created if none exists) when absent.
         #[arg(long)]
         workspace: Option<uuid::Uuid>,
-        #[arg(long, default_value_t = 1000)]
-        contacts: usize,
-        /// Defaults to one company per 50 contacts.
+        /// Defaults to 1000 (3000 with --demo).
+        #[arg(long)]
+        contacts: Option<usize>,
+        /// Defaults to one company per 50 contacts (per 20 with --demo).
         #[arg(long)]
         companies: Option<usize>,
+        /// A living demo shop instead, written through the API's use cases: two years of
+        /// orders with purchase metrics and lifecycle moves, consent decisions, segments.
+        /// A workspace holds one demo: a second run adds nothing.
+        #[arg(long)]
+        demo: bool,
     },
     /// Check that the server at RAPPORT_LISTEN is ready (for container health checks).
     Healthcheck,
@@ -175,21 +181,13 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
             workspace,
             contacts,
             companies,
+            demo,
         } => {
-            let db = app::connect(&settings).await?;
-            let ws = workspace_or_first(&db, workspace).await?;
-            let companies = companies.unwrap_or(contacts / 50);
-            let seeded = service::seed::run(&db, ws.id, contacts, companies).await?;
-            db.close().await;
-            print(&json!({
-                "workspace_id": ws.id,
-                "contacts": seeded.contacts,
-                "companies": seeded.companies,
-                "id_prefix": seeded.id_prefix,
-                "seconds": seeded.seconds,
-                "contacts_per_second": seeded.rate(),
-            }));
-            Ok(())
+            if demo {
+                seed_demo(settings, workspace, contacts, companies).await
+            } else {
+                seed(settings, workspace, contacts.unwrap_or(1000), companies).await
+            }
         }
         Command::ExportSchema { out } => {
             let graphql = out.join("schema").join("schema.graphql");
@@ -214,7 +212,72 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
     }
 }
 
-/// Asks the local server's `/readyz`, with a short timeout.
+/// `seed`: numbered contacts written in bulk, for benchmarks and scripts.
+async fn seed(
+    settings: Settings,
+    workspace: Option<uuid::Uuid>,
+    contacts: usize,
+    companies: Option<usize>,
+) -> Result<(), Failure> {
+    let db = app::connect(&settings).await?;
+    let ws = workspace_or_first(&db, workspace).await?;
+    let companies = companies.unwrap_or(contacts / 50);
+    let seeded = service::seed::run(&db, ws.id, contacts, companies).await?;
+    db.close().await;
+    print(&json!({
+        "workspace_id": ws.id,
+        "contacts": seeded.contacts,
+        "companies": seeded.companies,
+        "id_prefix": seeded.id_prefix,
+        "seconds": seeded.seconds,
+        "contacts_per_second": seeded.rate(),
+    }));
+    Ok(())
+}
+
+/// `seed --demo`: builds the application state as `serve` does, so the demo goes
+/// through the same use cases as API calls.
+async fn seed_demo(
+    settings: Settings,
+    workspace: Option<uuid::Uuid>,
+    contacts: Option<usize>,
+    companies: Option<usize>,
+) -> Result<(), Failure> {
+    let contacts = contacts.unwrap_or(service::demo::DEFAULT_CONTACTS);
+    if contacts == 0 {
+        return Err(Failure("--demo needs at least one contact".into()));
+    }
+    let companies = companies.unwrap_or(contacts / service::demo::CONTACTS_PER_COMPANY);
+    let db = app::connect(&settings).await?;
+    let ws = workspace_or_first(&db, workspace).await?;
+    let app = App::build(settings, db).await?;
+    let done = service::demo::run(&app, ws.id, contacts, companies).await;
+    app.db.clone().close().await;
+    let demo = done?;
+    let mut out = json!({
+        "workspace_id": ws.id,
+        "demo": true,
+        "contacts": demo.contacts,
+        "companies": demo.companies,
+        "orders": demo.orders,
+        "consents": demo.consents,
+        "segments": demo.segments,
+        "seconds": demo.seconds,
+    });
+    if demo.created {
+        out["churned"] = json!(demo.churned);
+        out["stages"] = json!(demo.stages);
+    } else {
+        out["skipped"] = json!(format!(
+            "workspace {} already holds the demo shop; nothing was added. For another one: \
+             rapport workspace create --name Demo, then rapport seed --demo --workspace <its id>",
+            ws.id
+        ));
+    }
+    print(&out);
+    Ok(())
+}
+
 /// The named workspace, or the first one (created when there is none).
 async fn workspace_or_first(
     db: &rapport_store::Db,
@@ -228,6 +291,7 @@ async fn workspace_or_first(
     }
 }
 
+/// Asks the local server's `/readyz`, with a short timeout.
 fn healthcheck(listen: &str) -> Result<(), Failure> {
     use std::io::{Read, Write};
     use std::net::{SocketAddr, TcpStream};

@@ -64,6 +64,10 @@ pub struct Settings {
     pub segment_refresh_seconds: u64,
     /// How often customers without a recent purchase are moved to `churned`.
     pub churn_check_seconds: u64,
+    /// Where uploaded import files wait for their job (removed when it ends).
+    pub import_dir: std::path::PathBuf,
+    /// The largest import file accepted.
+    pub import_max_bytes: u64,
     pub shutdown_timeout_seconds: u64,
     pub bootstrap: bool,
     pub graphql_max_depth: usize,
@@ -72,7 +76,7 @@ pub struct Settings {
 
 /// Every key, as written in `rapport.toml`; the environment variable is `RAPPORT_` +
 /// the key in upper case (`DATABASE_URL` is also read without the prefix).
-pub const KEYS: [&str; 32] = [
+pub const KEYS: [&str; 34] = [
     "listen",
     "database_url",
     "db_max_connections",
@@ -101,6 +105,8 @@ pub const KEYS: [&str; 32] = [
     "webhook_lease_seconds",
     "segment_refresh_seconds",
     "churn_check_seconds",
+    "import_dir",
+    "import_max_bytes",
     "shutdown_timeout_seconds",
     "bootstrap",
     "graphql_max_depth",
@@ -338,6 +344,11 @@ impl Settings {
             webhook_lease_seconds: l.parse("webhook_lease_seconds", 60)?,
             segment_refresh_seconds: l.parse("segment_refresh_seconds", 900)?,
             churn_check_seconds: l.parse("churn_check_seconds", 3600)?,
+            import_dir: l.text("import_dir").map_or_else(
+                || std::env::temp_dir().join("rapport-imports"),
+                std::path::PathBuf::from,
+            ),
+            import_max_bytes: l.parse("import_max_bytes", 1 << 30)?,
             shutdown_timeout_seconds: l.parse("shutdown_timeout_seconds", 30)?,
             bootstrap: l.parse("bootstrap", true)?,
             graphql_max_depth: l.parse("graphql_max_depth", 12)?,

@@ -77,6 +77,7 @@ pub(crate) fn backoff(wait: Duration, worked: bool, busy: Duration, idle: Durati
 
 /// Removes expired idempotency keys and events older than the retention period.
 async fn maintain(app: &App) {
+    crate::service::imports::fail_abandoned(app).await;
     let now = rapport_store::now();
     match rapport_store::idempotency::purge_expired(app.db.read(), now).await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "expired idempotency keys removed"),

@@ -134,3 +134,7 @@ id_type!(
     /// An order from a shop or an ERP.
     OrderId
 );
+id_type!(
+    /// A bulk import job.
+    ImportId
+);

@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod import;
 pub mod lifecycle;
 pub mod order;
 pub mod patch;
@@ -24,8 +25,8 @@ mod wire;
 
 pub use error::{DomainError, FieldError};
 pub use ids::{
-    ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, DeliveryId, ErasureId, EventId, OrderId,
-    SegmentId, TransitionId, WebhookId, WorkspaceId,
+    ApiClientId, AttributeDefinitionId, CompanyId, ConsentEventId, ContactId, DeliveryId, ErasureId, EventId, ImportId,
+    OrderId, SegmentId, TransitionId, WebhookId, WorkspaceId,
 };
 
 /// Timestamps are kept to the microsecond: both PostgreSQL and SQLite store that

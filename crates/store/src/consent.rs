@@ -316,8 +316,8 @@ pub async fn record(db: &impl ConnectionTrait, ws: WorkspaceId, e: &ConsentEvent
 }
 
 /// Computes a contact's effective states again from its whole ledger (after events of
-/// other contacts were moved to it by a merge): each purpose and contact point folds its
-/// events in arrival order, exactly as [`record`] does one at a time.
+/// other contacts were moved to it by a merge): per purpose and contact point, the
+/// event captured last (ties: the later arrival), as [`record`] decides one at a time.
 pub async fn rebuild_states(db: &impl ConnectionTrait, ws: WorkspaceId, contact: ContactId) -> Result<(), StoreError> {
     let events = ce::Entity::find()
         .filter(ce::Column::WorkspaceId.eq(ws.uuid()))
@@ -325,22 +325,18 @@ pub async fn rebuild_states(db: &impl ConnectionTrait, ws: WorkspaceId, contact:
         .order_by_asc(ce::Column::Id)
         .all(db)
         .await?;
-    let mut states: std::collections::BTreeMap<(String, Option<String>), ConsentState> =
-        std::collections::BTreeMap::new();
-    for e in events {
-        let e = ConsentEvent::try_from(e)?;
-        let key = (e.purpose.clone(), e.contact_point.clone());
-        if let Some(next) = ConsentState::after(states.get(&key), &e) {
-            states.insert(key, next);
-        }
-    }
+    let events = events
+        .into_iter()
+        .map(ConsentEvent::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let states = rapport_domain::consent::effective(&events);
     cs::Entity::delete_many()
         .filter(cs::Column::WorkspaceId.eq(ws.uuid()))
         .filter(cs::Column::ContactId.eq(contact.uuid()))
         .exec(db)
         .await?;
     if !states.is_empty() {
-        cs::Entity::insert_many(states.values().map(|s| state_row(ws, contact, s)))
+        cs::Entity::insert_many(states.iter().map(|s| state_row(ws, contact, s)))
             .exec_without_returning(db)
             .await?;
     }

@@ -3,7 +3,7 @@
 
 use rapport_domain::WorkspaceId;
 use rapport_domain::contact::Contact;
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 
 use crate::entity::contact;
@@ -66,12 +66,12 @@ fn live(ws: WorkspaceId, reason: Reason) -> sea_orm::Select<contact::Entity> {
     q
 }
 
-fn key_values(reason: Reason, key: &[String]) -> Option<Vec<SimpleExpr>> {
+fn key_values(reason: Reason, key: &[String]) -> Option<Vec<Expr>> {
     match (reason, key) {
-        (Reason::Email | Reason::Phone, [k]) => Some(vec![Expr::val(k.clone()).into()]),
+        (Reason::Email | Reason::Phone, [k]) => Some(vec![Expr::val(k.clone())]),
         (Reason::NameCompany, [name, company]) => {
             let company = uuid::Uuid::parse_str(company).ok()?;
-            Some(vec![Expr::val(name.clone()).into(), Expr::val(company).into()])
+            Some(vec![Expr::val(name.clone()), Expr::val(company)])
         }
         _ => None,
     }
@@ -94,7 +94,7 @@ pub async fn groups(
     }
     if let Some(after) = after {
         let values = key_values(reason, after).ok_or(StoreError::NotFound)?;
-        let tuple = Expr::tuple(cols.iter().map(|c| Expr::col(*c).into()));
+        let tuple = Expr::tuple(cols.iter().map(|c| Expr::col(*c)));
         q = q.filter(tuple.gt(Expr::tuple(values)));
     }
     q = q.having(Expr::col(contact::Column::Id).count().gt(1)).limit(limit);

@@ -16,6 +16,7 @@ mod entity;
 pub mod erasures;
 mod error;
 pub mod idempotency;
+pub mod imports;
 pub mod lifecycle;
 pub mod merges;
 pub mod metrics;

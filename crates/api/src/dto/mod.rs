@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod consent;
 pub mod contacts;
 pub mod events;
+pub mod imports;
 pub mod orders;
 pub mod page;
 pub mod segments;

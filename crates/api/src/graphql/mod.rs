@@ -7,6 +7,7 @@ mod consent;
 mod contact_mutations;
 mod contacts;
 mod events;
+mod imports;
 mod loaders;
 mod merge;
 mod orders;
@@ -37,6 +38,7 @@ pub struct Query(
     segments::SegmentQuery,
     orders::OrderQuery,
     merge::MergeQuery,
+    imports::ImportQuery,
 );
 
 /// Every mutation.

@@ -62,7 +62,7 @@ const COLUMNS: [&str; 18] = [
 /// One CSV cell (RFC 4180): quoted when it holds a comma, quote, line break or edge
 /// spaces, quotes doubled. Free text starting with `=`, `+`, `-`, `@`, tab or carriage
 /// return is prefixed with `'` so a spreadsheet does not run it as a formula.
-fn cell(out: &mut String, value: &str, free_text: bool) {
+pub(crate) fn cell(out: &mut String, value: &str, free_text: bool) {
     let guarded;
     let value = if free_text && value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         guarded = format!("'{value}");

@@ -10,6 +10,7 @@ pub mod consent;
 pub mod contacts;
 pub mod events;
 pub mod exports;
+pub mod imports;
 pub mod lifecycle;
 pub mod merge;
 mod methods;
@@ -104,6 +105,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {
         .service(contacts::retag)
         .service(merge::merge)
         .service(exports::contacts)
+        .service(imports::create)
+        .service(imports::list)
+        .service(imports::get)
+        .service(imports::upload)
+        .service(imports::cancel)
+        .service(imports::errors)
         .service(orders::batch_scope(batch_limit))
         .service(orders::upsert)
         .service(orders::list)

@@ -177,7 +177,7 @@ fn define(key: &str, kind: &str, options: Option<&[&str]>) -> NewDefinitionInput
 }
 
 /// Declares the seed's contact attributes when they are missing.
-async fn declare_attributes(db: &Db, ws: WorkspaceId) -> Result<(), ApiError> {
+pub(super) async fn declare_attributes(db: &Db, ws: WorkspaceId) -> Result<(), ApiError> {
     let tx = db.begin().await?;
     let have = attributes::schema(&tx, ws, AttributeEntity::Contact).await?;
     for d in [

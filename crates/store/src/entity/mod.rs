@@ -16,6 +16,8 @@ pub mod contact_tag;
 pub mod dispatch_cursor;
 pub mod event;
 pub mod idempotency_key;
+pub mod import;
+pub mod import_error;
 pub mod instance_secret;
 pub mod lifecycle_transition;
 pub mod order;

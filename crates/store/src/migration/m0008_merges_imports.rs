@@ -75,6 +75,7 @@ enum ImportErrors {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    #[allow(clippy::too_many_lines)]
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for col in [Contacts::EmailMatch, Contacts::NameMatch] {
             m.alter_table(

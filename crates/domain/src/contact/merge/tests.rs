@@ -1,6 +1,7 @@
 //! Merge rules.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// `s` is the survivor, `a`, `b` the contacts merged into it, `m` the merge.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::many_single_char_names)]
 
 use std::collections::BTreeMap;
 

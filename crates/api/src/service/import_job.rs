@@ -1,0 +1,404 @@
+//! Running an import: a blocking reader parses the file into records (CSV through the
+//! mapping, NDJSON line by line) and hands them over in batches; each batch goes through
+//! the API's own upserts, and the job's counts and row problems are stored after it.
+//! The file is read as a stream: memory holds a batch or two, whatever the file's size.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rapport_domain::attributes::{AttributeEntity, AttributeSchema};
+use rapport_domain::import::{self, Counts, CsvReader, Format, Import, Kind, MAX_ROW_ERRORS, RowError, Status};
+use rapport_domain::{ImportId, WorkspaceId};
+use rapport_store::{attributes, imports};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use super::Outcome;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::dto::companies::CompanyWrite;
+use crate::dto::contacts::ContactWrite;
+use crate::dto::orders::OrderWrite;
+use crate::error::ApiError;
+
+/// Records per batch (the API's batch size).
+const BATCH: usize = 1000;
+
+/// One record read from the file: where it starts, and its object or why it has none.
+struct Record {
+    row: i64,
+    object: Result<Map<String, Value>, Vec<RowError>>,
+}
+
+/// What the reader hands over.
+enum Read {
+    /// Records, and the data rows read so far.
+    Batch(Vec<Record>, i64),
+    /// The file cannot be read on: the job fails with this code and detail.
+    Fatal(&'static str, String),
+}
+
+/// Runs an import to its end and removes its file.
+pub async fn run(app: Arc<App>, ws: WorkspaceId, id: ImportId, path: PathBuf) {
+    let outcome = execute(&app, ws, id, &path).await;
+    let now = rapport_store::now();
+    let (status, error) = match outcome {
+        Ok(status) => (status, None),
+        Err(Failure::File(code, detail)) => (
+            Status::Failed,
+            Some(json!({ "type": format!("/problems/{code}"), "code": code, "detail": detail })),
+        ),
+        Err(Failure::Api(e)) => {
+            tracing::error!(import = %id, error = %e, "import failed");
+            (
+                Status::Failed,
+                Some(serde_json::to_value(e.problem()).unwrap_or_default()),
+            )
+        }
+    };
+    let finished = async {
+        let tx = app.db.begin().await?;
+        imports::finish(&tx, ws, id, status, error, now).await?;
+        tx.commit().await.map_err(rapport_store::StoreError::from)
+    }
+    .await;
+    if let Err(e) = finished {
+        tracing::error!(import = %id, error = %e, "could not record the end of an import");
+    }
+    if let Err(e) = tokio::fs::remove_file(&path).await {
+        tracing::warn!(import = %id, error = %e, "could not remove an import file");
+    }
+}
+
+enum Failure {
+    File(&'static str, String),
+    Api(ApiError),
+}
+
+impl<E: Into<ApiError>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Api(e.into())
+    }
+}
+
+async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Result<Status, Failure> {
+    let tx = app.db.begin().await?;
+    let started = imports::start(&tx, ws, id, rapport_store::now()).await?;
+    super::commit(tx).await?;
+    if !started {
+        return Ok(Status::Cancelled);
+    }
+    let import = imports::get(app.db.read(), ws, id).await?;
+    let who = super::imports::caller_of(&import);
+    let entity = match import.spec.kind {
+        Kind::Companies => AttributeEntity::Company,
+        _ => AttributeEntity::Contact,
+    };
+    let schema = attributes::schema(app.db.read(), ws, entity).await?;
+    let (tx, mut rx) = mpsc::channel::<Read>(2);
+    let reader = {
+        let import = import.clone();
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || read_file(&import, &path, schema, &tx))
+    };
+    let mut counts = Counts::default();
+    let mut stored_errors: i64 = 0;
+    let mut status = Status::Completed;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Read::Fatal(code, detail) => return Err(Failure::File(code, detail)),
+            Read::Batch(records, read) => {
+                counts.read = read;
+                let problems = apply(app, &who, import.spec.kind, records, &mut counts).await?;
+                let keep = usize::try_from((MAX_ROW_ERRORS - stored_errors).max(0)).unwrap_or(0);
+                let kept: Vec<RowError> = problems.into_iter().take(keep).collect();
+                let tx = app.db.begin().await?;
+                imports::add_errors(&tx, ws, id, stored_errors + 1, &kept).await?;
+                let cancel = imports::progress(&tx, ws, id, counts, rapport_store::now()).await?;
+                super::commit(tx).await?;
+                stored_errors += i64::try_from(kept.len()).unwrap_or(0);
+                if cancel {
+                    status = Status::Cancelled;
+                    break;
+                }
+            }
+        }
+    }
+    drop(rx);
+    let _ = reader.await;
+    Ok(status)
+}
+
+/// Applies one batch; counts what happened and returns the problems of failed rows.
+async fn apply(
+    app: &App,
+    who: &Caller,
+    kind: Kind,
+    records: Vec<Record>,
+    counts: &mut Counts,
+) -> Result<Vec<RowError>, ApiError> {
+    let rows: Vec<i64> = records.iter().map(|r| r.row).collect();
+    let mut problems = Vec::new();
+    let objects: Vec<Result<Map<String, Value>, Vec<RowError>>> = records.into_iter().map(|r| r.object).collect();
+    // Rows that could not even be read fail here; the others go through the API's path.
+    let mut pending = Vec::new();
+    for (row, o) in rows.iter().zip(objects) {
+        match o {
+            Ok(m) => pending.push((*row, m)),
+            Err(errors) => {
+                counts.failed += 1;
+                problems.extend(errors);
+            }
+        }
+    }
+    let mut count = |row: i64, r: Result<Outcome, ApiError>, problems: &mut Vec<RowError>| match r {
+        Ok(Outcome::Created) => counts.created += 1,
+        Ok(Outcome::Updated) => counts.updated += 1,
+        Ok(Outcome::Unchanged) => counts.unchanged += 1,
+        Err(e) => {
+            counts.failed += 1;
+            problems.extend(row_errors(row, &e));
+        }
+    };
+    match kind {
+        Kind::Contacts if !pending.is_empty() => {
+            let inputs = pending
+                .iter()
+                .map(|(_, m)| crate::http::json::from_value::<ContactWrite>(Value::Object(m.clone())).map(Into::into))
+                .collect();
+            let results = super::upserts::batch_upsert(app, who, inputs).await?;
+            for ((row, _), r) in pending.iter().zip(results) {
+                count(*row, r.map(|(_, o)| o), &mut problems);
+            }
+        }
+        Kind::Orders if !pending.is_empty() => {
+            let inputs = pending
+                .iter()
+                .map(|(_, m)| crate::http::json::from_value::<OrderWrite>(Value::Object(m.clone())).map(Into::into))
+                .collect();
+            let results = super::orders::upsert_batch(app, who, inputs).await?;
+            for ((row, _), r) in pending.iter().zip(results) {
+                count(*row, r.map(|(_, o)| o), &mut problems);
+            }
+        }
+        // A batch whose every row was unreadable.
+        Kind::Contacts | Kind::Orders => {}
+        Kind::Companies => {
+            for (row, m) in &pending {
+                let r = match crate::http::json::from_value::<CompanyWrite>(Value::Object(m.clone())) {
+                    Ok(input) => super::companies::upsert_by_domain(app, who, input.into())
+                        .await
+                        .map(|(_, o)| o),
+                    Err(e) => Err(e),
+                };
+                count(*row, r, &mut problems);
+            }
+        }
+    }
+    problems.sort_by_key(|p| p.row);
+    Ok(problems)
+}
+
+/// The problems of a failed row, pointers relative to the row.
+fn row_errors(row: i64, e: &ApiError) -> Vec<RowError> {
+    let p = e.problem();
+    let strip = |pointer: &str| match pointer.strip_prefix("/items/") {
+        Some(rest) => rest.find('/').map_or(String::new(), |i| rest[i..].to_owned()),
+        None => pointer.to_owned(),
+    };
+    if p.errors.is_empty() {
+        return vec![RowError {
+            row,
+            pointer: String::new(),
+            code: p.code.to_owned(),
+            message: p.detail,
+        }];
+    }
+    p.errors
+        .into_iter()
+        .map(|f| RowError {
+            row,
+            pointer: strip(&f.pointer),
+            code: f.code.to_owned(),
+            message: f.message,
+        })
+        .collect()
+}
+
+/// Reads the whole file (on a blocking thread), sending batches as they fill.
+fn read_file(import: &Import, path: &Path, schema: AttributeSchema, out: &mpsc::Sender<Read>) {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = out.blocking_send(Read::Fatal(
+                "import_file_missing",
+                format!("the uploaded file is gone: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut batch = Batcher::new(out);
+    let result = match (&import.spec.format, &import.spec.csv) {
+        (Format::Csv, Some(options)) => read_csv(import.spec.kind, options, schema, file, &mut batch),
+        _ => read_ndjson(file, &mut batch),
+    };
+    match result {
+        Ok(()) => batch.flush(),
+        Err((code, detail)) => {
+            // What was read before the fault is applied; then the job fails.
+            batch.flush();
+            let _ = out.blocking_send(Read::Fatal(code, detail));
+        }
+    }
+}
+
+/// Collects records into batches; `false` from `push` when the job stopped listening.
+struct Batcher<'a> {
+    out: &'a mpsc::Sender<Read>,
+    records: Vec<Record>,
+    read: i64,
+    open: bool,
+}
+
+impl<'a> Batcher<'a> {
+    fn new(out: &'a mpsc::Sender<Read>) -> Self {
+        Self {
+            out,
+            records: Vec::with_capacity(BATCH),
+            read: 0,
+            open: true,
+        }
+    }
+
+    fn push(&mut self, r: Record) -> bool {
+        self.records.push(r);
+        if self.records.len() >= BATCH {
+            self.flush();
+        }
+        self.open
+    }
+
+    fn flush(&mut self) {
+        if self.records.is_empty() || !self.open {
+            return;
+        }
+        let records = std::mem::replace(&mut self.records, Vec::with_capacity(BATCH));
+        self.open = self.out.blocking_send(Read::Batch(records, self.read)).is_ok();
+    }
+}
+
+type Fault = (&'static str, String);
+
+fn read_ndjson(file: std::fs::File, batch: &mut Batcher<'_>) -> Result<(), Fault> {
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    let mut number: i64 = 0;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| ("invalid_file", format!("line {}: {e}", number + 1)))?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| ("invalid_encoding", format!("line {number} is not UTF-8")))?
+            .trim();
+        if text.is_empty() {
+            continue;
+        }
+        batch.read += 1;
+        let object = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(vec![row_problem(
+                number,
+                "",
+                "malformed_json",
+                "each line holds one JSON object",
+            )]),
+            Err(e) => Err(vec![row_problem(number, "", "malformed_json", &e.to_string())]),
+        };
+        if !batch.push(Record { row: number, object }) {
+            return Ok(());
+        }
+    }
+}
+
+fn row_problem(row: i64, pointer: &str, code: &str, message: &str) -> RowError {
+    RowError {
+        row,
+        pointer: pointer.to_owned(),
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn read_csv(
+    kind: Kind,
+    options: &import::CsvOptions,
+    schema: AttributeSchema,
+    file: std::fs::File,
+    batch: &mut Batcher<'_>,
+) -> Result<(), Fault> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(options.delimiter)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(file);
+    let bad_csv = |e: &csv::Error| ("invalid_csv", e.to_string());
+    let header = reader.byte_headers().map_err(|e| bad_csv(&e))?.clone();
+    let header = utf8_fields(&header).ok_or(("invalid_encoding", "the header row is not UTF-8".to_owned()))?;
+    let columns = CsvReader::new(kind, options, &header, schema).map_err(|missing| {
+        (
+            "csv_header_missing",
+            format!("the file's header row lacks {}", missing.join(", ")),
+        )
+    })?;
+    // Orders: consecutive rows of one order are joined, each adding a line.
+    let mut order: Option<(i64, Map<String, Value>)> = None;
+    let mut record = csv::ByteRecord::new();
+    let mut number: i64 = 0;
+    while reader.read_byte_record(&mut record).map_err(|e| bad_csv(&e))? {
+        number += 1;
+        batch.read += 1;
+        let fields = utf8_fields(&record).ok_or(("invalid_encoding", format!("row {number} is not UTF-8")))?;
+        let object = columns.object(&fields).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| row_problem(number, &e.pointer, e.code, &e.message))
+                .collect::<Vec<_>>()
+        });
+        let record = match (kind, object) {
+            (Kind::Orders, Ok(m)) => match order.take() {
+                Some((row, mut o))
+                    if import::order_key(&o).is_some() && import::order_key(&o) == import::order_key(&m) =>
+                {
+                    import::join_order_lines(&mut o, m);
+                    order = Some((row, o));
+                    continue;
+                }
+                previous => {
+                    order = Some((number, m));
+                    match previous {
+                        Some((row, o)) => Record { row, object: Ok(o) },
+                        None => continue,
+                    }
+                }
+            },
+            (_, object) => Record { row: number, object },
+        };
+        if !batch.push(record) {
+            return Ok(());
+        }
+    }
+    if let Some((row, o)) = order {
+        batch.push(Record { row, object: Ok(o) });
+    }
+    Ok(())
+}
+
+fn utf8_fields(r: &csv::ByteRecord) -> Option<Vec<&str>> {
+    r.iter().map(|f| std::str::from_utf8(f).ok()).collect()
+}
