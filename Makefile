@@ -39,11 +39,13 @@ schema:
 ci: lint test
 
 ## bench: seed a fresh database, load the real server over loopback, compare with pgbench
-## webhook delivery throughput and segment counting and upkeep (BENCH_DB=sqlite for SQLite;
-## settings in the binaries' headers: tests/src/bin/rapport-bench/main.rs,
-## tests/src/bin/rapport-bench-webhooks.rs, tests/src/bin/rapport-bench-segments.rs)
+## webhook delivery throughput, segment counting and upkeep, import and export throughput
+## (BENCH_DB=sqlite for SQLite; settings in the binaries' headers:
+## tests/src/bin/rapport-bench/main.rs, tests/src/bin/rapport-bench-webhooks.rs,
+## tests/src/bin/rapport-bench-segments.rs, tests/src/bin/rapport-bench-imports.rs)
 bench:
-	cargo build --release -p rapport-api --bin rapport -p rapport-tests --bin rapport-bench --bin rapport-bench-webhooks --bin rapport-bench-segments
+	cargo build --release -p rapport-api --bin rapport -p rapport-tests --bin rapport-bench --bin rapport-bench-webhooks --bin rapport-bench-segments --bin rapport-bench-imports
 	./target/release/rapport-bench
 	./target/release/rapport-bench-webhooks
 	./target/release/rapport-bench-segments
+	./target/release/rapport-bench-imports

@@ -15,6 +15,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
+pub mod bench;
 pub mod receiver;
 pub mod webhooks;
 

@@ -189,11 +189,25 @@ async fn an_export_holds_the_profile_lifecycle_and_consent_ledger(s: Server) {
         assert_eq!(api.record(&id, body).await.status, 201);
     }
 
+    for (n, placed_at) in [(1, "2026-10-01T10:00:00Z"), (2, "2026-11-01T10:00:00Z")] {
+        let order = json!({"source": "shop", "external_id": format!("o{n}"), "customer": {"contact_id": id},
+            "status": "paid", "currency": "EUR", "placed_at": placed_at,
+            "lines": [{"sku": "A", "name": "A", "quantity": n, "unit_price": 1000}]});
+        let r = api.post("/v1/orders", order).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
     let export = api.read(&format!("{path}/export")).await;
+    let orders = api.read(&format!("{path}/orders")).await["data"].clone();
+    assert_eq!(orders.as_array().map(Vec::len), Some(2));
+    assert_eq!(export["orders"], orders);
+    assert_eq!(export["orders"][0]["external_id"], "o2", "newest first");
+    assert_eq!(export["metrics"], api.read(&format!("{path}/metrics")).await);
+    assert_eq!(export["metrics"]["by_currency"][0]["total_spent"], 3000);
     let keys: Vec<&String> = export.as_object().unwrap().keys().collect();
-    let documented = "company consent contact erasure exported_at format format_version lifecycle";
+    let documented = "company consent contact erasure exported_at format format_version lifecycle metrics orders";
     assert_eq!(keys, documented.split(' ').collect::<Vec<_>>());
-    let header = json!({"format": "rapport.contact-export", "format_version": 1, "erasure": null});
+    let header = json!({"format": "rapport.contact-export", "format_version": 2, "erasure": null});
     assert_eq!(pick(&export, &header), header);
     at(&export["exported_at"]);
     assert_eq!(export["contact"], api.read(&path).await);

@@ -471,7 +471,111 @@ fn encoded_size(c: &Contact) -> usize {
 /// `Conflict` on a unique violation, `Db` otherwise.
 pub async fn insert_many(db: &impl ConnectionTrait, new: &[Contact]) -> Result<(), StoreError> {
     insert_sized(db, new, encoded_size, active).await?;
-    let tags: Vec<(&Contact, &String)> = new.iter().flat_map(|c| c.tags.iter().map(move |t| (c, t))).collect();
+    let all: Vec<&Contact> = new.iter().collect();
+    insert_index_rows(db, &all).await
+}
+
+/// Writes many changed contacts, each `after` over its `before`, in multi-row
+/// statements: the caller holds their locks and checked uniqueness in memory (the
+/// database's unique indexes still refuse a violation). Tag and external-id rows of the
+/// contacts whose tags or ids changed are rewritten.
+/// # Errors
+/// `Stale` when a stored version is no longer the one read; `Conflict` on a unique
+/// violation; `Db` otherwise.
+pub async fn update_many(db: &impl ConnectionTrait, pairs: &[(&Contact, &Contact)]) -> Result<(), StoreError> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+    let afters: Vec<&Contact> = pairs.iter().map(|(_, a)| *a).collect();
+    for chunk in crate::page::sized_chunks(&afters, crate::page::STATEMENT_BUDGET, |c| encoded_size(c)) {
+        // An upsert on the primary key updates every row of the chunk in one statement;
+        // the version guard makes a row changed since it was read count as not written.
+        let mut conflict = OnConflict::columns([contact::Column::WorkspaceId, contact::Column::Id]);
+        conflict.update_columns([
+            contact::Column::Email,
+            contact::Column::EmailKey,
+            contact::Column::EmailMatch,
+            contact::Column::NameMatch,
+            contact::Column::SearchText,
+            contact::Column::Phone,
+            contact::Column::FirstName,
+            contact::Column::LastName,
+            contact::Column::Locale,
+            contact::Column::Country,
+            contact::Column::CompanyId,
+            contact::Column::ExternalIds,
+            contact::Column::Tags,
+            contact::Column::Attributes,
+            contact::Column::LifecycleStage,
+            contact::Column::HighestStage,
+            contact::Column::StageEnteredAt,
+            contact::Column::LeadScore,
+            contact::Column::OwnerId,
+            contact::Column::Version,
+            contact::Column::UpdatedAt,
+            contact::Column::ErasedAt,
+        ]);
+        conflict.action_and_where(
+            Expr::col((contact::Entity, contact::Column::Version))
+                .add(1)
+                .eq(Expr::col((Alias::new("excluded"), contact::Column::Version))),
+        );
+        let written = contact::Entity::insert_many(chunk.iter().map(|c| {
+            let mut am = active(c);
+            // The row exists: its creation time stays (the insert half never runs).
+            am.created_at = Set(c.created_at);
+            am
+        }))
+        .on_conflict(conflict)
+        .exec_without_returning(db)
+        .await?;
+        if written != chunk.len() as u64 {
+            return Err(StoreError::Stale);
+        }
+    }
+    let tags_changed: Vec<&Contact> = pairs
+        .iter()
+        .filter(|(b, a)| b.tags != a.tags)
+        .map(|(_, a)| *a)
+        .collect();
+    let ids_changed: Vec<&Contact> = pairs
+        .iter()
+        .filter(|(b, a)| b.external_ids != a.external_ids)
+        .map(|(_, a)| *a)
+        .collect();
+    for chunk in tags_changed.chunks(CHUNK) {
+        let (ws, ids) = ids_of(chunk);
+        tag::Entity::delete_many()
+            .filter(tag::Column::WorkspaceId.eq(ws))
+            .filter(tag::Column::ContactId.is_in(ids))
+            .exec(db)
+            .await?;
+    }
+    for chunk in ids_changed.chunks(CHUNK) {
+        let (ws, ids) = ids_of(chunk);
+        ext::Entity::delete_many()
+            .filter(ext::Column::WorkspaceId.eq(ws))
+            .filter(ext::Column::ContactId.is_in(ids))
+            .exec(db)
+            .await?;
+    }
+    insert_tag_rows(db, &tags_changed).await?;
+    insert_external_id_rows(db, &ids_changed).await
+}
+
+fn ids_of(contacts: &[&Contact]) -> (uuid::Uuid, Vec<uuid::Uuid>) {
+    let ws = contacts.first().map(|c| c.workspace_id.uuid()).unwrap_or_default();
+    (ws, contacts.iter().map(|c| c.id.uuid()).collect())
+}
+
+async fn insert_index_rows(db: &impl ConnectionTrait, contacts: &[&Contact]) -> Result<(), StoreError> {
+    insert_tag_rows(db, contacts).await?;
+    insert_external_id_rows(db, contacts).await
+}
+
+async fn insert_tag_rows(db: &impl ConnectionTrait, contacts: &[&Contact]) -> Result<(), StoreError> {
+    let tags: Vec<(&Contact, &String)> = contacts
+        .iter()
+        .flat_map(|c| c.tags.iter().map(move |t| (*c, t)))
+        .collect();
     insert_sized(
         db,
         &tags,
@@ -483,9 +587,13 @@ pub async fn insert_many(db: &impl ConnectionTrait, new: &[Contact]) -> Result<(
         },
     )
     .await?;
-    let ids: Vec<(&Contact, &String, &String)> = new
+    Ok(())
+}
+
+async fn insert_external_id_rows(db: &impl ConnectionTrait, contacts: &[&Contact]) -> Result<(), StoreError> {
+    let ids: Vec<(&Contact, &String, &String)> = contacts
         .iter()
-        .flat_map(|c| c.external_ids.iter().map(move |(s, i)| (c, s, i)))
+        .flat_map(|c| c.external_ids.iter().map(move |(s, i)| (*c, s, i)))
         .collect();
     insert_sized(
         db,

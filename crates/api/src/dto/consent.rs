@@ -448,4 +448,8 @@ pub struct ContactExport {
     pub lifecycle: Vec<super::contacts::TransitionDto>,
     pub consent: ExportConsent,
     pub erasure: Option<ErasureDto>,
+    /// The person's orders, newest first (kept after an erasure: accounting records).
+    pub orders: Vec<super::orders::OrderDto>,
+    /// The purchase metrics those orders add up to.
+    pub metrics: super::orders::PurchaseMetricsDto,
 }

@@ -53,7 +53,11 @@ pub struct ProblemType {
 
 /// Every problem code the API answers with.
 pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
-    ("malformed_json", 400, "The body is not valid JSON."),
+    (
+        "malformed_json",
+        400,
+        "The body (or, in an import's error report, a row) is not valid JSON.",
+    ),
     (
         "cors_rejected",
         400,
@@ -147,6 +151,46 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
         "contact_erased",
         410,
         "The contact's personal data was erased; its tombstone takes no writes. Create a new contact instead.",
+    ),
+    (
+        "contact_merged",
+        410,
+        "The contact was merged into the contact named by `merged_into` (and `Location`), which holds everything it had; a plain read answers 301 to it.",
+    ),
+    (
+        "import_file_received",
+        409,
+        "The import has its file already; create another import to run a file again.",
+    ),
+    (
+        "import_finished",
+        409,
+        "The import has ended; there is nothing to cancel.",
+    ),
+    (
+        "csv_header_missing",
+        422,
+        "An import job failed: its mapping names a header the file's header row lacks.",
+    ),
+    (
+        "invalid_csv",
+        422,
+        "An import job failed: the file is not readable CSV at the position given (e.g. an unbalanced quote).",
+    ),
+    (
+        "invalid_encoding",
+        422,
+        "An import job failed: the file is not UTF-8 at the row given.",
+    ),
+    (
+        "import_file_missing",
+        500,
+        "An import job failed: its uploaded file was no longer on the server's disk (`RAPPORT_IMPORT_DIR`).",
+    ),
+    (
+        "import_interrupted",
+        500,
+        "An import job failed because the server running it stopped; rows applied so far stay applied, and running the file again in a new import leaves them unchanged.",
     ),
     (
         "confirmation_token_expired",

@@ -166,7 +166,13 @@ async fn prefetch(tx: &Tx, who: &Caller, items: &[Option<ContactChanges>]) -> Re
 }
 
 /// Applies one item in memory.
-fn apply_one(known: &mut Known, who: &Caller, effects: &mut Effects, changes: ContactChanges) -> ItemResult {
+fn apply_one(
+    known: &mut Known,
+    who: &Caller,
+    effects: &mut Effects,
+    changes: ContactChanges,
+    cause: Cause,
+) -> ItemResult {
     if let Patch::Set(id) = changes.company_id
         && !known.companies.contains(&id)
     {
@@ -190,14 +196,14 @@ fn apply_one(known: &mut Known, who: &Caller, effects: &mut Effects, changes: Co
                 return Ok((after, Outcome::Unchanged));
             }
             known.check_unique(&after)?;
-            effects.changed(who, &before, &after, moved, Cause::Api, None);
+            effects.changed(who, &before, &after, moved, cause, None);
             known.put(Some(&before), after.clone());
             Ok((after, Outcome::Updated))
         }
         None => {
             let contact = Contact::create(ContactId::new(), who.workspace(), changes, now)?;
             known.check_unique(&contact)?;
-            effects.created(who, &contact, Cause::Api);
+            effects.created(who, &contact, cause);
             known.put(None, contact.clone());
             Ok((contact, Outcome::Created))
         }
@@ -211,29 +217,29 @@ pub(crate) async fn upsert(
     tx: &Tx,
     who: &Caller,
     items: &[Option<ContactChanges>],
+    cause: Cause,
 ) -> Result<Option<Vec<Option<ItemResult>>>, StoreError> {
     let mut known = prefetch(tx, who, items).await?;
     let mut effects = Effects::default();
     let mut results = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         results.push(item.clone().map(|changes| {
-            apply_one(&mut known, who, &mut effects, changes)
+            apply_one(&mut known, who, &mut effects, changes, cause)
                 .map_err(|e| super::upserts::under(e, &format!("/items/{i}")))
         }));
     }
     let mut new = Vec::new();
+    let mut changed = Vec::new();
     for slot in known.touched.iter().filter_map(|id| known.slots.get(id)) {
-        let written = match &slot.stored {
-            None => {
-                new.push(slot.current.clone());
-                Ok(())
-            }
-            Some(stored) if *stored != slot.current => contacts::update(tx, stored, &slot.current).await,
-            Some(_) => Ok(()),
-        };
-        if let Err(e) = written {
-            return retry_or_fail(e);
+        match &slot.stored {
+            None => new.push(slot.current.clone()),
+            Some(stored) if *stored != slot.current => changed.push((stored, &slot.current)),
+            Some(_) => {}
         }
+    }
+    // Updates first: a key a contact gives up is free before a new contact takes it.
+    if let Err(e) = contacts::update_many(tx, &changed).await {
+        return retry_or_fail(e);
     }
     if let Err(e) = contacts::insert_many(tx, &new).await {
         return retry_or_fail(e);

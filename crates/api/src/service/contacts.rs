@@ -70,13 +70,15 @@ pub(crate) async fn write_change(
     Ok((after, Outcome::Updated))
 }
 
-/// Creates `found` from changes, or applies them to it.
+/// Creates `found` from changes, or applies them to it; a stage move is recorded with
+/// `cause`.
 pub(crate) async fn create_or_apply(
     tx: &Tx,
     who: &Caller,
     found: Option<Contact>,
     changes: ContactChanges,
     precondition: Precondition,
+    cause: Cause,
 ) -> Result<(Contact, Outcome), ApiError> {
     check_company(tx, who, &changes).await?;
     let now = rapport_store::now();
@@ -84,14 +86,14 @@ pub(crate) async fn create_or_apply(
         Some(before) => {
             precondition.check(before.version)?;
             let applied = before.apply(changes, Authority::default(), now)?;
-            write_change(tx, who, &before, applied, Cause::Api, None).await
+            write_change(tx, who, &before, applied, cause, None).await
         }
         None => {
             if precondition != Precondition::None {
                 return Err(ApiError::PreconditionFailed { current: 0 });
             }
             let contact = Contact::create(ContactId::new(), who.workspace(), changes, now)?;
-            insert_new(tx, who, &contact, Cause::Api).await?;
+            insert_new(tx, who, &contact, cause).await?;
             Ok((contact, Outcome::Created))
         }
     }
@@ -126,7 +128,7 @@ pub async fn create(app: &App, who: &Caller, mut input: ContactInput) -> Result<
     let changes = input.validate(&schema(app, who).await?)?;
     let consents = super::consent::prepare(app.db.read(), who, consents, rapport_store::now()).await?;
     let tx = app.db.begin().await?;
-    let (contact, _) = create_or_apply(&tx, who, None, changes, Precondition::None).await?;
+    let (contact, _) = create_or_apply(&tx, who, None, changes, Precondition::None, Cause::Api).await?;
     super::consent::record_for(&tx, app, who, &contact, consents).await?;
     super::commit(tx).await?;
     Ok(contact)
@@ -193,7 +195,7 @@ pub async fn update(
     let consents = super::consent::prepare(app.db.read(), who, consents, rapport_store::now()).await?;
     let tx = app.db.begin().await?;
     let before = locked(&tx, who, id, Precondition::None).await?;
-    let (contact, _) = create_or_apply(&tx, who, Some(before), changes, precondition).await?;
+    let (contact, _) = create_or_apply(&tx, who, Some(before), changes, precondition, Cause::Api).await?;
     super::consent::record_for(&tx, app, who, &contact, consents).await?;
     super::commit(tx).await?;
     Ok(contact)

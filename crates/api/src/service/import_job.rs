@@ -167,7 +167,8 @@ async fn apply(
                 .iter()
                 .map(|(_, m)| crate::http::json::from_value::<ContactWrite>(Value::Object(m.clone())).map(Into::into))
                 .collect();
-            let results = super::upserts::batch_upsert(app, who, inputs).await?;
+            let results =
+                super::upserts::batch_upsert_as(app, who, inputs, rapport_domain::lifecycle::Cause::Import).await?;
             for ((row, _), r) in pending.iter().zip(results) {
                 count(*row, r.map(|(_, o)| o), &mut problems);
             }

@@ -38,10 +38,17 @@ pub async fn export(app: &App, who: &Caller, id: ContactId) -> Result<ContactExp
     let events = all_pages(|after| consent::events(db, ws, id, None, after, 500), |e| e.id.uuid()).await?;
     let states = consent::states(db, ws, &[id], None).await?;
     let erasure = erasures::of_contact(db, ws, id).await?;
+    let mut orders = rapport_store::orders::of_contacts(db, ws, &[id]).await?;
+    orders.sort_by(|a, b| (b.content.placed_at, b.id).cmp(&(a.content.placed_at, a.id)));
+    let metrics = rapport_store::metrics::get_many(db, ws, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     let now = rapport_store::now();
     Ok(ContactExport {
         format: "rapport.contact-export",
-        format_version: 1,
+        // 2: orders and purchase metrics.
+        format_version: 2,
         exported_at: now,
         contact: ContactDto::from(&contact),
         company: company.as_ref().map(CompanyDto::from),
@@ -51,6 +58,8 @@ pub async fn export(app: &App, who: &Caller, id: ContactId) -> Result<ContactExp
             events: events.iter().map(ConsentEventDto::from).collect(),
         },
         erasure: erasure.as_ref().map(ErasureDto::from),
+        orders: orders.iter().map(crate::dto::orders::OrderDto::from).collect(),
+        metrics: crate::dto::orders::PurchaseMetricsDto::from(&metrics),
     })
 }
 

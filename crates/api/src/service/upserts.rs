@@ -3,6 +3,7 @@
 use rapport_domain::consent::ConsentEvent;
 use rapport_domain::contact::{Contact, ContactChanges, ContactInput};
 use rapport_domain::email::Email;
+use rapport_domain::lifecycle::Cause;
 use rapport_domain::patch::Patch;
 use rapport_domain::scope::Scope;
 use rapport_store::{Tx, contacts};
@@ -62,7 +63,7 @@ async fn upsert(
         let found = resolve(&tx, who, key, &changes).await?;
         let creating = found.is_none();
         let changes = keep_stored_email(found.as_ref(), changes.clone());
-        match create_or_apply(&tx, who, found, changes, precondition).await {
+        match create_or_apply(&tx, who, found, changes, precondition, Cause::Api).await {
             Ok(result) => {
                 super::consent::record_for(&tx, app, who, &result.0, consents.clone()).await?;
                 super::commit(tx).await?;
@@ -207,13 +208,25 @@ pub async fn batch_upsert(
     who: &Caller,
     items: Vec<Result<ContactInput, ApiError>>,
 ) -> Result<Vec<ItemResult>, ApiError> {
+    batch_upsert_as(app, who, items, Cause::Api).await
+}
+
+/// [`batch_upsert`] with the cause recorded for stage moves (`import` for imports).
+/// # Errors
+/// As [`batch_upsert`].
+pub async fn batch_upsert_as(
+    app: &App,
+    who: &Caller,
+    items: Vec<Result<ContactInput, ApiError>>,
+    cause: Cause,
+) -> Result<Vec<ItemResult>, ApiError> {
     let _turn = batch_turn(app).await?;
     let parsed = prepare(app, who, items).await?;
     let valid: Vec<Option<ContactChanges>> = parsed.iter().map(|p| p.as_ref().ok().map(|(c, _)| c.clone())).collect();
     // A deadlock with a concurrent writer aborts the whole transaction: run it again.
     for _ in 0..3 {
         let tx = app.db.begin().await?;
-        let done = match super::bulk::upsert(&tx, who, &valid).await {
+        let done = match super::bulk::upsert(&tx, who, &valid, cause).await {
             Ok(Some(done)) => done,
             Ok(None) => break,
             Err(rapport_store::StoreError::Retry(_)) => continue,
@@ -241,7 +254,7 @@ pub async fn batch_upsert(
             })
             .collect());
     }
-    one_by_one(app, who, parsed).await
+    one_by_one(app, who, parsed, cause).await
 }
 
 /// Upserts a batch item by item, each in its own savepoint, so a database refusal
@@ -255,7 +268,7 @@ pub async fn batch_upsert_one_by_one(
 ) -> Result<Vec<ItemResult>, ApiError> {
     let _turn = batch_turn(app).await?;
     let parsed = prepare(app, who, items).await?;
-    one_by_one(app, who, parsed).await
+    one_by_one(app, who, parsed, Cause::Api).await
 }
 
 /// Waits for one of the `batch_concurrency` turns.
@@ -263,7 +276,7 @@ async fn batch_turn(app: &App) -> Result<tokio::sync::SemaphorePermit<'_>, ApiEr
     app.batches.acquire().await.map_err(|_| ApiError::Unavailable)
 }
 
-async fn one_by_one(app: &App, who: &Caller, parsed: Vec<Prepared>) -> Result<Vec<ItemResult>, ApiError> {
+async fn one_by_one(app: &App, who: &Caller, parsed: Vec<Prepared>, cause: Cause) -> Result<Vec<ItemResult>, ApiError> {
     let tx = app.db.begin().await?;
     let mut results = Vec::with_capacity(parsed.len());
     for (i, p) in parsed.into_iter().enumerate() {
@@ -278,7 +291,7 @@ async fn one_by_one(app: &App, who: &Caller, parsed: Vec<Prepared>) -> Result<Ve
         let r = async {
             let found = resolve(&sp, who, Natural::ExternalIds, &changes).await?;
             let changes = keep_stored_email(found.as_ref(), changes);
-            let done = create_or_apply(&sp, who, found, changes, Precondition::None).await?;
+            let done = create_or_apply(&sp, who, found, changes, Precondition::None, cause).await?;
             super::consent::record_for(&sp, app, who, &done.0, consents).await?;
             Ok(done)
         }
