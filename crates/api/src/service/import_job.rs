@@ -336,6 +336,24 @@ fn row_problem(row: i64, pointer: &str, code: &str, message: &str) -> RowError {
     }
 }
 
+/// A reader that counts the quote characters passing through: a CSV file whose quotes
+/// do not pair up ends inside a quoted field, which the CSV parser takes as the end of
+/// that field.
+struct QuoteCount<R> {
+    inner: R,
+    quotes: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for QuoteCount<R> {
+    // One pass over each buffer the parser reads anyway; no dependency for it.
+    #[allow(clippy::naive_bytecount)]
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.quotes += buf[..n].iter().filter(|b| **b == b'"').count() as u64;
+        Ok(n)
+    }
+}
+
 fn read_csv(
     kind: Kind,
     options: &import::CsvOptions,
@@ -347,7 +365,7 @@ fn read_csv(
         .delimiter(options.delimiter)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(file);
+        .from_reader(QuoteCount { inner: file, quotes: 0 });
     let bad_csv = |e: &csv::Error| ("invalid_csv", e.to_string());
     let header = reader.byte_headers().map_err(|e| bad_csv(&e))?.clone();
     let header = utf8_fields(&header).ok_or(("invalid_encoding", "the header row is not UTF-8".to_owned()))?;
@@ -396,6 +414,12 @@ fn read_csv(
     }
     if let Some((row, o)) = order {
         batch.push(Record { row, object: Ok(o) });
+    }
+    if reader.get_ref().quotes % 2 == 1 {
+        return Err((
+            "invalid_csv",
+            format!("row {number}: a quoted field is not closed before the end of the file"),
+        ));
     }
     Ok(())
 }

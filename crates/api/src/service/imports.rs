@@ -158,9 +158,11 @@ where
         return Err(received());
     }
     let ws = who.workspace();
+    // Read before the job starts, so the answer says `queued` whatever the job's pace.
+    let queued = imports::get(app.db.read(), ws, id).await?;
     let job = app.clone();
     tokio::spawn(async move { super::import_job::run(job, ws, id, path).await });
-    Ok(imports::get(app.db.read(), ws, id).await?)
+    Ok(queued)
 }
 
 /// Writes the body to `path`; the number of bytes written.
