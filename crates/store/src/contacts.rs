@@ -480,8 +480,8 @@ pub async fn insert_many(db: &impl ConnectionTrait, new: &[Contact]) -> Result<(
 /// database's unique indexes still refuse a violation). Tag and external-id rows of the
 /// contacts whose tags or ids changed are rewritten.
 /// # Errors
-/// `Stale` when a stored version is no longer the one read; `Conflict` on a unique
-/// violation; `Db` otherwise.
+/// `Stale` when a stored version is not older than the one written; `Conflict` on a
+/// unique violation; `Db` otherwise.
 pub async fn update_many(db: &impl ConnectionTrait, pairs: &[(&Contact, &Contact)]) -> Result<(), StoreError> {
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
     let afters: Vec<&Contact> = pairs.iter().map(|(_, a)| *a).collect();
@@ -513,10 +513,11 @@ pub async fn update_many(db: &impl ConnectionTrait, pairs: &[(&Contact, &Contact
             contact::Column::UpdatedAt,
             contact::Column::ErasedAt,
         ]);
+        // A contact several items of a batch changed is several versions ahead: the guard
+        // only refuses to go back (the caller holds the rows' locks).
         conflict.action_and_where(
             Expr::col((contact::Entity, contact::Column::Version))
-                .add(1)
-                .eq(Expr::col((Alias::new("excluded"), contact::Column::Version))),
+                .lt(Expr::col((Alias::new("excluded"), contact::Column::Version))),
         );
         let written = contact::Entity::insert_many(chunk.iter().map(|c| {
             let mut am = active(c);

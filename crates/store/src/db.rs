@@ -179,6 +179,24 @@ impl Db {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics of `tables` after a bulk load (PostgreSQL; a
+    /// no-op on SQLite). Plans chosen while a table was nearly empty — and kept with the
+    /// pooled connections' prepared statements — can scan the whole table once it holds
+    /// hundreds of thousands of rows; autovacuum analyzes eventually (when it is on), a
+    /// loader that grows a table by orders of magnitude should not wait for it.
+    /// # Errors
+    /// When the database refuses.
+    pub async fn analyze(&self, tables: &[&str]) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres || tables.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("ANALYZE {}", tables.join(", "));
+        self.write
+            .execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?;
+        Ok(())
+    }
+
     /// Closes both pools, waiting for connections in use to be returned.
     pub async fn close(self) {
         let _ = self.read.close().await;

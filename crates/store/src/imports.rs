@@ -115,14 +115,17 @@ pub async fn get(db: &impl ConnectionTrait, ws: WorkspaceId, id: ImportId) -> Re
         .try_into()
 }
 
-/// The workspace's imports, newest first.
+/// The workspace's imports of some kinds, newest first.
 pub async fn list(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
+    kinds: &[Kind],
     before: Option<uuid::Uuid>,
     limit: u64,
 ) -> Result<Page<Import>, StoreError> {
-    let mut q = im::Entity::find().filter(im::Column::WorkspaceId.eq(ws.uuid()));
+    let mut q = im::Entity::find()
+        .filter(im::Column::WorkspaceId.eq(ws.uuid()))
+        .filter(im::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
     if let Some(b) = before {
         q = q.filter(im::Column::Id.lt(b));
     }
@@ -173,6 +176,7 @@ pub async fn start(
         .col_expr(im::Column::StartedAt, Expr::value(now))
         .col_expr(im::Column::HeartbeatAt, Expr::value(now))
         .filter(im::Column::Status.eq(Status::Queued.as_str()))
+        .filter(im::Column::CancelRequested.eq(false))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -198,7 +202,8 @@ pub async fn progress(
     Ok(get(db, ws, id).await?.cancel_requested)
 }
 
-/// Ends a job with its final status (and the problem that failed it).
+/// Ends a job with its final status (and the problem that failed it), unless it has
+/// ended already (failed by the sweep, say).
 pub async fn finish(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
@@ -211,6 +216,7 @@ pub async fn finish(
         .col_expr(im::Column::Status, Expr::value(status.as_str()))
         .col_expr(im::Column::Error, Expr::value(error))
         .col_expr(im::Column::FinishedAt, Expr::value(now))
+        .filter(im::Column::Status.is_in([Status::Queued.as_str(), Status::Running.as_str()]))
         .exec(db)
         .await?;
     Ok(())

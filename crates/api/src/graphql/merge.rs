@@ -50,7 +50,9 @@ pub struct MergeQuery;
 impl MergeQuery {
     /// Likely duplicates (as `GET /v1/contacts/duplicates`): by `reason` (`email`,
     /// `phone`, `name_company`) or all three in that order.
-    #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
+    #[graphql(
+        complexity = "first.unwrap_or(50).max(1) as usize * rapport_store::duplicates::GROUP_LIMIT * child_complexity"
+    )]
     async fn contact_duplicates(
         &self,
         ctx: &Context<'_>,

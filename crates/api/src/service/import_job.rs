@@ -105,12 +105,21 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
     let mut counts = Counts::default();
     let mut stored_errors: i64 = 0;
     let mut status = Status::Completed;
+    let mut batches: u64 = 0;
     while let Some(msg) = rx.recv().await {
         match msg {
             Read::Fatal(code, detail) => return Err(Failure::File(code, detail)),
             Read::Batch(records, read) => {
                 counts.read = read;
                 let problems = apply(app, &who, import.spec.kind, records, &mut counts).await?;
+                batches += 1;
+                // The tables grow by orders of magnitude: statistics after batches 1, 2,
+                // 4, 8 … keep the plans of the next batches' look-ups right.
+                if batches.is_power_of_two()
+                    && let Err(e) = app.db.analyze(written_tables(import.spec.kind)).await
+                {
+                    tracing::warn!(import = %id, error = %e, "could not refresh table statistics");
+                }
                 let keep = usize::try_from((MAX_ROW_ERRORS - stored_errors).max(0)).unwrap_or(0);
                 let kept: Vec<RowError> = problems.into_iter().take(keep).collect();
                 let tx = app.db.begin().await?;
@@ -126,8 +135,38 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
         }
     }
     drop(rx);
-    let _ = reader.await;
+    if let Err(e) = reader.await {
+        // The reader stopped early (a panic): what it had not read was not applied.
+        return Err(Failure::Api(ApiError::Internal(format!(
+            "the import file reader failed: {e}"
+        ))));
+    }
     Ok(status)
+}
+
+/// The tables an import of `kind` fills.
+fn written_tables(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Contacts => &[
+            "contacts",
+            "contact_tags",
+            "contact_external_ids",
+            "lifecycle_transitions",
+            "events",
+            "consent_events",
+            "consent_states",
+        ],
+        Kind::Companies => &["companies", "events"],
+        Kind::Orders => &[
+            "orders",
+            "contact_metrics",
+            "contacts",
+            "contact_tags",
+            "contact_external_ids",
+            "lifecycle_transitions",
+            "events",
+        ],
+    }
 }
 
 /// Applies one batch; counts what happened and returns the problems of failed rows.
@@ -336,20 +375,50 @@ fn row_problem(row: i64, pointer: &str, code: &str, message: &str) -> RowError {
     }
 }
 
-/// A reader that counts the quote characters passing through: a CSV file whose quotes
-/// do not pair up ends inside a quoted field, which the CSV parser takes as the end of
-/// that field.
-struct QuoteCount<R> {
+/// A reader that follows the CSV quoting of the bytes passing through, as RFC 4180 has
+/// it: a quote opens a quoted field only at the start of a field (`24"` is text), and a
+/// doubled quote inside one is a quote. A file that ends inside a quoted field is
+/// broken, though the CSV parser takes the end of the file as the end of the field.
+struct QuoteState<R> {
     inner: R,
-    quotes: u64,
+    delimiter: u8,
+    state: Quoting,
 }
 
-impl<R: std::io::Read> std::io::Read for QuoteCount<R> {
-    // One pass over each buffer the parser reads anyway; no dependency for it.
-    #[allow(clippy::naive_bytecount)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a field.
+    FieldStart,
+    /// Inside an unquoted field.
+    Plain,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a quote inside a quoted field: its end, or the first of a pair.
+    QuoteInQuoted,
+}
+
+impl<R> QuoteState<R> {
+    fn step(&mut self, b: u8) {
+        let end_of_field = b == self.delimiter || b == b'\n' || b == b'\r';
+        self.state = match (self.state, b) {
+            (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+            (Quoting::FieldStart | Quoting::QuoteInQuoted, b'"') | (Quoting::Quoted, _) => Quoting::Quoted,
+            _ if end_of_field => Quoting::FieldStart,
+            _ => Quoting::Plain,
+        };
+    }
+
+    fn inside_quotes(&self) -> bool {
+        self.state == Quoting::Quoted
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for QuoteState<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.quotes += buf[..n].iter().filter(|b| **b == b'"').count() as u64;
+        for b in &buf[..n] {
+            self.step(*b);
+        }
         Ok(n)
     }
 }
@@ -365,7 +434,11 @@ fn read_csv(
         .delimiter(options.delimiter)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(QuoteCount { inner: file, quotes: 0 });
+        .from_reader(QuoteState {
+            inner: file,
+            delimiter: options.delimiter,
+            state: Quoting::FieldStart,
+        });
     let bad_csv = |e: &csv::Error| ("invalid_csv", e.to_string());
     let header = reader.byte_headers().map_err(|e| bad_csv(&e))?.clone();
     let header = utf8_fields(&header).ok_or(("invalid_encoding", "the header row is not UTF-8".to_owned()))?;
@@ -375,8 +448,9 @@ fn read_csv(
             format!("the file's header row lacks {}", missing.join(", ")),
         )
     })?;
-    // Orders: consecutive rows of one order are joined, each adding a line.
-    let mut order: Option<(i64, Map<String, Value>)> = None;
+    // Orders: consecutive rows of one order (by their raw source and external id cells)
+    // are joined, each adding a line; a row that cannot be read fails its whole order.
+    let mut order: Option<(Option<(String, String)>, Record)> = None;
     let mut record = csv::ByteRecord::new();
     let mut number: i64 = 0;
     while reader.read_byte_record(&mut record).map_err(|e| bad_csv(&e))? {
@@ -389,33 +463,42 @@ fn read_csv(
                 .map(|e| row_problem(number, &e.pointer, e.code, &e.message))
                 .collect::<Vec<_>>()
         });
-        let record = match (kind, object) {
-            (Kind::Orders, Ok(m)) => match order.take() {
-                Some((row, mut o))
-                    if import::order_key(&o).is_some() && import::order_key(&o) == import::order_key(&m) =>
-                {
-                    import::join_order_lines(&mut o, m);
-                    order = Some((row, o));
-                    continue;
+        let done = if kind == Kind::Orders {
+            let key = columns.raw_order_key(&fields);
+            match order.take() {
+                Some((pending, mut o)) if key.is_some() && pending == key => {
+                    o.object = match (o.object, object) {
+                        (Ok(mut m), Ok(row)) => {
+                            import::join_order_lines(&mut m, row);
+                            Ok(m)
+                        }
+                        (Err(mut errors), Err(more)) => {
+                            errors.extend(more);
+                            Err(errors)
+                        }
+                        (Err(errors), Ok(_)) | (Ok(_), Err(errors)) => Err(errors),
+                    };
+                    order = Some((pending, o));
+                    None
                 }
                 previous => {
-                    order = Some((number, m));
-                    match previous {
-                        Some((row, o)) => Record { row, object: Ok(o) },
-                        None => continue,
-                    }
+                    order = Some((key, Record { row: number, object }));
+                    previous.map(|(_, o)| o)
                 }
-            },
-            (_, object) => Record { row: number, object },
+            }
+        } else {
+            Some(Record { row: number, object })
         };
-        if !batch.push(record) {
+        if let Some(r) = done
+            && !batch.push(r)
+        {
             return Ok(());
         }
     }
-    if let Some((row, o)) = order {
-        batch.push(Record { row, object: Ok(o) });
+    if let Some((_, o)) = order {
+        batch.push(o);
     }
-    if reader.get_ref().quotes % 2 == 1 {
+    if reader.get_ref().inside_quotes() {
         return Err((
             "invalid_csv",
             format!("row {number}: a quoted field is not closed before the end of the file"),
@@ -426,4 +509,30 @@ fn read_csv(
 
 fn utf8_fields(r: &csv::ByteRecord) -> Option<Vec<&str>> {
     r.iter().map(|f| std::str::from_utf8(f).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::{QuoteState, Quoting};
+
+    fn ends_inside_quotes(text: &str) -> bool {
+        let mut r = QuoteState {
+            inner: text.as_bytes(),
+            delimiter: b',',
+            state: Quoting::FieldStart,
+        };
+        std::io::copy(&mut r.by_ref(), &mut std::io::sink()).unwrap();
+        r.inside_quotes()
+    }
+
+    #[test]
+    fn only_a_quote_opening_a_field_starts_quoting() {
+        assert!(!ends_inside_quotes("a,\"b,c\"\n"));
+        assert!(!ends_inside_quotes("Monitor 24\",x\n"));
+        assert!(!ends_inside_quotes("\"say \"\"hi\"\"\",\"two\nlines\"\n"));
+        assert!(ends_inside_quotes("ok,1\n\"broken,2\n"));
+        assert!(ends_inside_quotes("a,\"b\"\"\n"));
+    }
 }

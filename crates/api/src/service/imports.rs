@@ -101,17 +101,20 @@ pub async fn get(app: &App, who: &Caller, id: ImportId) -> Result<Import, ApiErr
 /// # Errors
 /// 403 when the caller may read no kind at all.
 pub async fn list(app: &App, who: &Caller, before: Option<uuid::Uuid>, limit: u64) -> Result<Page<Import>, ApiError> {
-    let may = |k: Kind| who.scopes().grants(read_scope(k)) || who.scopes().grants(write_scope(k));
-    if !Kind::ALL.into_iter().any(may) {
+    let may = |k: &Kind| who.scopes().grants(read_scope(*k)) || who.scopes().grants(write_scope(*k));
+    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(may).collect();
+    if kinds.is_empty() {
         who.require(Scope::ContactsRead)?;
     }
-    let mut page = imports::list(app.db.read(), who.workspace(), before, limit).await?;
-    page.items.retain(|i| may(i.spec.kind));
-    Ok(page)
+    Ok(imports::list(app.db.read(), who.workspace(), &kinds, before, limit).await?)
 }
 
+/// A new file for an upload of `i`, named `{workspace}_{import}_{nonce}`: two uploads
+/// at once never share a file, and the sweep reads the import back from the name.
 fn file_of(app: &App, i: &Import) -> PathBuf {
-    app.settings.import_dir.join(format!("{}-{}", i.workspace_id, i.id))
+    app.settings
+        .import_dir
+        .join(format!("{}_{}_{}", i.workspace_id, i.id, uuid::Uuid::new_v4().simple()))
 }
 
 /// Receives an import's file (streamed to disk) and starts its job.
@@ -131,38 +134,40 @@ where
         code: "import_file_received",
         detail: "this import has its file already; create another import to run a file again".into(),
     };
+    // Cancelled before it got a file: there is nothing to run it for.
+    if i.status.is_final() && i.file_bytes.is_none() {
+        return Err(ApiError::Refused {
+            code: "import_finished",
+            detail: format!("the import has ended ({})", i.status.as_str()),
+        });
+    }
     if i.status != Status::AwaitingFile {
         return Err(received());
     }
     let path = file_of(&app, &i);
-    let written = spool(&app, &path, &mut body).await;
-    let bytes = match written {
-        Ok(b) => b,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(e);
-        }
-    };
-    let tx = app.db.begin().await?;
-    let queued = imports::file_received(
-        &tx,
-        who.workspace(),
-        id,
-        i64::try_from(bytes).unwrap_or(i64::MAX),
-        rapport_store::now(),
-    )
-    .await?;
-    super::commit(tx).await?;
+    let bytes = spool(&app, &path, &mut body).await.inspect_err(|_| remove(&path))?;
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    let queued = async {
+        let tx = app.db.begin().await?;
+        let queued = imports::file_received(&tx, who.workspace(), id, bytes, rapport_store::now()).await?;
+        super::commit(tx).await?;
+        Ok::<bool, ApiError>(queued)
+    }
+    .await
+    .inspect_err(|_| remove(&path))?;
     if !queued {
-        let _ = tokio::fs::remove_file(&path).await;
+        // Another upload of this import got there first; its own file stays.
+        remove(&path);
         return Err(received());
     }
     let ws = who.workspace();
-    // Read before the job starts, so the answer says `queued` whatever the job's pace.
-    let queued = imports::get(app.db.read(), ws, id).await?;
     let job = app.clone();
     tokio::spawn(async move { super::import_job::run(job, ws, id, path).await });
-    Ok(queued)
+    Ok(Import {
+        status: Status::Queued,
+        file_bytes: Some(bytes),
+        ..i
+    })
 }
 
 /// Writes the body to `path`; the number of bytes written.
@@ -172,8 +177,17 @@ where
     E: std::fmt::Display,
 {
     let io = |e: std::io::Error| ApiError::Internal(format!("import file {}: {e}", path.display()));
-    tokio::fs::create_dir_all(&app.settings.import_dir).await.map_err(io)?;
-    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    // Customer data: readable by the server's user only.
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(&app.settings.import_dir).map_err(io)?;
+    let mut open = tokio::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    open.mode(0o600);
+    let mut file = open.open(path).await.map_err(io)?;
     let mut total: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk =
@@ -188,6 +202,15 @@ where
     }
     file.flush().await.map_err(io)?;
     Ok(total)
+}
+
+/// Removes an upload's file, logging a failure (a leftover is swept later).
+fn remove(path: &std::path::Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(file = %path.display(), error = %e, "could not remove an import file");
+    }
 }
 
 /// Asks an import to stop.
@@ -244,5 +267,34 @@ pub async fn fail_abandoned(app: &App) {
         Ok(0) => {}
         Ok(n) => tracing::warn!(imports = n, "failed imports whose server stopped"),
         Err(e) => tracing::error!(error = %e, "import sweep failed"),
+    }
+    remove_leftovers(app).await;
+}
+
+/// Removes the files in the import directory whose import has ended or does not exist
+/// (a server that stopped mid-import leaves its file behind). Files of imports still
+/// waiting, queued or running stay.
+async fn remove_leftovers(app: &App) {
+    let Ok(entries) = std::fs::read_dir(&app.settings.import_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let mut parts = name.to_str().unwrap_or_default().split('_');
+        let (Some(ws), Some(id)) = (
+            parts.next().and_then(|p| p.parse::<uuid::Uuid>().ok()),
+            parts.next().and_then(|p| p.parse::<uuid::Uuid>().ok()),
+        ) else {
+            continue;
+        };
+        let ws = rapport_domain::WorkspaceId::from_uuid(ws);
+        let ended = match imports::get(app.db.read(), ws, ImportId::from_uuid(id)).await {
+            Ok(i) => i.status.is_final(),
+            Err(rapport_store::StoreError::NotFound) => true,
+            Err(_) => false,
+        };
+        if ended {
+            remove(&entry.path());
+        }
     }
 }

@@ -49,12 +49,30 @@ pub async fn merge(
 ) -> Result<Merge, ApiError> {
     who.require(Scope::ContactsWrite)?;
     let plan = Plan::new(id, from, prefer)?;
+    // A deadlock with a concurrent writer aborts the transaction: run it again.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match merge_once(app, who, &plan, id, precondition).await {
+            Err(ApiError::Stale) if attempt < 3 => {}
+            done => return done,
+        }
+    }
+}
+
+async fn merge_once(
+    app: &App,
+    who: &Caller,
+    plan: &Plan,
+    id: ContactId,
+    precondition: Precondition,
+) -> Result<Merge, ApiError> {
     let tx = app.db.begin().await?;
-    let survivor = super::contacts::locked(&tx, who, id, precondition).await?;
-    let others = lock_others(&tx, who, &plan).await?;
-    let now = rapport_store::now();
-    let merged = merge::merge(&survivor, &others, &plan, now);
     let ws = who.workspace();
+    let (survivor, others) = lock_all(&tx, who, plan, id, precondition).await?;
+    let now = rapport_store::now();
+    let merged = merge::merge(&survivor, &others, plan, now);
+    merge::check_limits(&merged.contact)?;
     // Memberships of the merged contacts end (subscribers hear it); static lists are
     // joined by the survivor below, dynamic ones decided for it.
     let held = members::current_for(&tx, ws, &plan.from).await?;
@@ -86,14 +104,41 @@ pub async fn merge(
     super::commit(tx).await?;
     Ok(Merge {
         contact,
-        merged_ids: plan.from,
+        merged_ids: plan.from.clone(),
         dropped: merged.dropped,
     })
 }
 
-/// The contacts to merge, locked, in the plan's order.
-async fn lock_others(tx: &Tx, who: &Caller, plan: &Plan) -> Result<Vec<Contact>, ApiError> {
-    let mut found = contacts::get_many_for_update(tx, who.workspace(), &plan.from).await?;
+/// Locks the survivor and the contacts to merge together in id order (as batch upserts
+/// lock theirs, so the two queue instead of deadlocking); the survivor checked against
+/// the precondition, the others in the plan's order.
+async fn lock_all(
+    tx: &Tx,
+    who: &Caller,
+    plan: &Plan,
+    id: ContactId,
+    precondition: Precondition,
+) -> Result<(Contact, Vec<Contact>), ApiError> {
+    let mut ids = plan.from.clone();
+    ids.push(id);
+    let mut found = contacts::get_many_for_update(tx, who.workspace(), &ids).await?;
+    let Some(at) = found.iter().position(|c| c.id == id) else {
+        // Not there: the look-up answers why (404, or 410 for a merged contact).
+        return Err(super::contacts::locked(tx, who, id, precondition)
+            .await
+            .err()
+            .unwrap_or(ApiError::NotFound("contact")));
+    };
+    let survivor = found.swap_remove(at);
+    if survivor.is_erased() {
+        return Err(ApiError::erased());
+    }
+    precondition.check(survivor.version)?;
+    Ok((survivor, in_plan_order(plan, found)?))
+}
+
+/// The contacts to merge in the plan's order.
+fn in_plan_order(plan: &Plan, mut found: Vec<Contact>) -> Result<Vec<Contact>, ApiError> {
     let mut ordered = Vec::with_capacity(plan.from.len());
     let mut errors = Vec::new();
     for (i, f) in plan.from.iter().enumerate() {

@@ -39,7 +39,7 @@ pub async fn export(app: &App, who: &Caller, id: ContactId) -> Result<ContactExp
     let states = consent::states(db, ws, &[id], None).await?;
     let erasure = erasures::of_contact(db, ws, id).await?;
     let mut orders = rapport_store::orders::of_contacts(db, ws, &[id]).await?;
-    orders.sort_by(|a, b| (b.content.placed_at, b.id).cmp(&(a.content.placed_at, a.id)));
+    orders.sort_by_key(|o| std::cmp::Reverse((o.content.placed_at, o.id)));
     let metrics = rapport_store::metrics::get_many(db, ws, &[id])
         .await?
         .remove(&id)

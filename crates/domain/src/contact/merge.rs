@@ -189,6 +189,40 @@ pub fn merge(survivor: &Contact, others: &[Contact], plan: &Plan, now: chrono::D
     Merged { contact: c, dropped }
 }
 
+/// Refuses a merged contact over the limits of any contact (tags, external ids).
+/// # Errors
+/// `Invalid` at `/from` with `too_many`.
+pub fn check_limits(c: &Contact) -> Result<(), DomainError> {
+    let mut errors = Vec::new();
+    if c.tags.len() > crate::text::MAX_TAGS {
+        errors.push(FieldError::new(
+            "/from",
+            "too_many",
+            format!(
+                "together these contacts have {} tags; a contact has at most {}",
+                c.tags.len(),
+                crate::text::MAX_TAGS
+            ),
+        ));
+    }
+    if c.external_ids.len() > super::MAX_EXTERNAL_IDS {
+        errors.push(FieldError::new(
+            "/from",
+            "too_many",
+            format!(
+                "together these contacts have external ids of {} sources; a contact has at most {}",
+                c.external_ids.len(),
+                super::MAX_EXTERNAL_IDS
+            ),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(errors))
+    }
+}
+
 fn merge_attributes(all: &[&Contact], prefer: &BTreeMap<Field, ContactId>) -> serde_json::Map<String, Value> {
     let keys: BTreeSet<&String> = all.iter().flat_map(|c| c.attributes.keys()).collect();
     let mut out = serde_json::Map::new();

@@ -410,6 +410,21 @@ impl CsvReader {
         if errors.is_empty() { Ok(out) } else { Err(errors) }
     }
 
+    /// The `(source, external_id)` cells of a record, as written (an order's rows are
+    /// grouped by them even when another of their cells cannot be read).
+    pub fn raw_order_key(&self, record: &[&str]) -> Option<(String, String)> {
+        let cell = |field: &str| {
+            self.columns
+                .iter()
+                .find(|(_, path, _)| path == field)
+                .and_then(|(i, _, _)| record.get(*i))
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Some((cell("source")?, cell("external_id")?))
+    }
+
     fn value(&self, path: &str, raw: &str, pointer: &str) -> Result<Value, FieldError> {
         let kind = cell_kind(self.kind, path).unwrap_or(Cell::Text);
         let bad = |what: &str| FieldError::new(pointer, "invalid_value", format!("'{raw}' is not {what}"));

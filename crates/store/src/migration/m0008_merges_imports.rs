@@ -3,7 +3,8 @@
 
 use rapport_domain::contact::Contact;
 use rapport_domain::email::Email;
-use sea_orm::{ConnectionTrait, sea_query::Expr};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm_migration::prelude::*;
 
 use super::m0001_initial::{big, bool_col, index, json, text, text_null, to_workspace, ts, ts_null, uuid};
@@ -221,42 +222,55 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Computes the match keys of the contacts that exist (the store keeps them from then on).
+/// Computes the match keys of the contacts that exist (the store keeps them from then
+/// on), a page of 1000 at a time.
 async fn backfill_match_keys(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     let db = m.get_connection();
-    let mut q = Query::select();
-    q.columns([
-        Contacts::WorkspaceId,
-        Contacts::Id,
-        Contacts::Email,
-        Contacts::FirstName,
-        Contacts::LastName,
-    ])
-    .from(Contacts::Table)
-    .cond_where(
-        Cond::any().add(Expr::col(Contacts::Email).is_not_null()).add(
-            Expr::col(Contacts::FirstName)
-                .is_not_null()
-                .and(Expr::col(Contacts::LastName).is_not_null()),
-        ),
-    );
-    for row in db.query_all(&q).await? {
-        let ws: uuid::Uuid = row.try_get("", "workspace_id")?;
-        let id: uuid::Uuid = row.try_get("", "id")?;
-        let email: Option<String> = row.try_get("", "email")?;
-        let first: Option<String> = row.try_get("", "first_name")?;
-        let last: Option<String> = row.try_get("", "last_name")?;
-        let email_match = email.map(|e| Email::from_trusted(e).match_key());
-        let name_match = Contact::name_key_of(first.as_deref(), last.as_deref());
-        let mut u = Query::update();
-        u.table(Contacts::Table)
-            .values([
-                (Contacts::EmailMatch, email_match.into()),
-                (Contacts::NameMatch, name_match.into()),
-            ])
-            .and_where(Expr::col(Contacts::WorkspaceId).eq(ws))
-            .and_where(Expr::col(Contacts::Id).eq(id));
-        db.execute(&u).await?;
+    let mut after: Option<(uuid::Uuid, uuid::Uuid)> = None;
+    loop {
+        let mut q = Query::select();
+        q.columns([
+            Contacts::WorkspaceId,
+            Contacts::Id,
+            Contacts::Email,
+            Contacts::FirstName,
+            Contacts::LastName,
+        ])
+        .from(Contacts::Table)
+        .order_by(Contacts::WorkspaceId, Order::Asc)
+        .order_by(Contacts::Id, Order::Asc)
+        .limit(1000);
+        if let Some((ws, id)) = after {
+            q.and_where(
+                Expr::tuple([Expr::col(Contacts::WorkspaceId), Expr::col(Contacts::Id)])
+                    .gt(Expr::tuple([Expr::val(ws), Expr::val(id)])),
+            );
+        }
+        let rows = db.query_all(&q).await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = Some((last.try_get("", "workspace_id")?, last.try_get("", "id")?));
+        for row in rows {
+            let email: Option<String> = row.try_get("", "email")?;
+            let first: Option<String> = row.try_get("", "first_name")?;
+            let last: Option<String> = row.try_get("", "last_name")?;
+            let email_match = email.map(|e| Email::from_trusted(e).match_key());
+            let name_match = Contact::name_key_of(first.as_deref(), last.as_deref());
+            if email_match.is_none() && name_match.is_none() {
+                continue;
+            }
+            let ws: uuid::Uuid = row.try_get("", "workspace_id")?;
+            let id: uuid::Uuid = row.try_get("", "id")?;
+            let mut u = Query::update();
+            u.table(Contacts::Table)
+                .values([
+                    (Contacts::EmailMatch, email_match.into()),
+                    (Contacts::NameMatch, name_match.into()),
+                ])
+                .and_where(Expr::col(Contacts::WorkspaceId).eq(ws))
+                .and_where(Expr::col(Contacts::Id).eq(id));
+            db.execute(&u).await?;
+        }
     }
-    Ok(())
 }

@@ -179,3 +179,19 @@ fn namesakes_meet_under_one_key() {
     a.last_name = Some(" ".into());
     assert_eq!(a.name_key(), None);
 }
+
+#[test]
+fn a_merge_over_the_limits_of_one_contact_is_refused() {
+    let mut s = person(Some("s@example.com"), None);
+    s.tags = (0..60).map(|i| format!("s{i:02}")).collect();
+    let mut a = person(None, None);
+    a.tags = (0..60).map(|i| format!("a{i:02}")).collect();
+    let m = merge(&s, &[a.clone()], &plan(&s, &[&a], &[]), Utc::now());
+    let DomainError::Invalid(errors) = check_limits(&m.contact).unwrap_err() else {
+        panic!("not a validation error")
+    };
+    assert_eq!((errors[0].pointer.as_str(), errors[0].code), ("/from", "too_many"));
+    a.tags.truncate(40);
+    let m = merge(&s, &[a.clone()], &plan(&s, &[&a], &[]), Utc::now());
+    assert!(check_limits(&m.contact).is_ok());
+}
