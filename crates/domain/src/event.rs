@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(EventPattern::parse("*").unwrap().types().len(), EventType::ALL.len());
         let contacts = EventPattern::parse("contact.*").unwrap().types();
         assert!(contacts.iter().all(|t| t.as_str().starts_with("contact.")));
-        assert_eq!(contacts.len(), 5);
+        assert_eq!(contacts.len(), 6);
         assert_eq!(
             EventPattern::parse("consent.updated").unwrap().types(),
             vec![EventType::ConsentUpdated]
