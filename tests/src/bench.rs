@@ -24,27 +24,57 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Creates a database named `{prefix}_{timestamp}` on the benchmark's PostgreSQL
-/// (`BENCH_POSTGRES_URL`, else `RAPPORT_TEST_POSTGRES_URL`, else the local one) and
-/// returns its URL.
-pub async fn fresh_database(prefix: &str) -> String {
-    let admin = env(
-        "BENCH_POSTGRES_URL",
-        &env("RAPPORT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"),
-    );
-    let name = format!("{prefix}_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
-    let mut c = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
-    c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await
-        .expect("create database");
-    let root = admin.split('?').next().unwrap_or(&admin).to_owned();
-    let root = root[..root.rfind('/').unwrap_or(root.len())].to_owned();
-    format!("{root}/{name}?sslmode=disable")
+/// The `p`th percentile of some measurements.
+pub fn pct(v: &[f64], p: usize) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[(v.len() - 1) * p / 100]
+}
+
+/// The database a benchmark runs on: a new PostgreSQL database, dropped by [`Self::remove`].
+pub struct BenchDatabase {
+    pub url: String,
+    /// The server's URL and the database's name, to drop it afterwards.
+    admin: String,
+    name: String,
+}
+
+impl BenchDatabase {
+    /// Creates a database named `{prefix}_{timestamp}` on the benchmark's PostgreSQL
+    /// (`BENCH_POSTGRES_URL`, else `RAPPORT_TEST_POSTGRES_URL`, else the local one).
+    pub async fn create(prefix: &str) -> Self {
+        let admin = env(
+            "BENCH_POSTGRES_URL",
+            &env("RAPPORT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"),
+        );
+        let name = format!("{prefix}_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+        let mut c = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+        c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .await
+            .expect("create database");
+        let root = admin.split('?').next().unwrap_or(&admin).to_owned();
+        let root = root[..root.rfind('/').unwrap_or(root.len())].to_owned();
+        Self {
+            url: format!("{root}/{name}?sslmode=disable"),
+            admin,
+            name,
+        }
+    }
+
+    /// Drops the database (after the server using it stopped).
+    pub async fn remove(self) {
+        if let Ok(mut c) = sqlx::PgConnection::connect(&self.admin).await {
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+            let _ = c.execute(sqlx::AssertSqlSafe(sql)).await;
+        }
+    }
 }
 
 /// The `rapport` server next to the benchmark binary, serving one database.
 pub struct Rapport {
     pub child: Child,
+    /// The database it serves.
+    pub url: String,
     pub base: String,
     pub http: reqwest::Client,
     /// The bootstrap line: workspace and admin client.
@@ -93,6 +123,7 @@ impl Rapport {
         }
         Self {
             child,
+            url: url.to_owned(),
             base,
             http,
             boot,
@@ -100,16 +131,29 @@ impl Rapport {
         }
     }
 
-    /// A token of the bootstrap admin client.
-    pub async fn admin_token(&self) -> String {
-        let b = &self.boot["bootstrap"];
+    /// Runs a `rapport` subcommand on the same database; its JSON output.
+    pub fn cli(&self, args: &[&str]) -> Value {
+        let exe = std::env::current_exe().unwrap().with_file_name("rapport");
+        let out = Command::new(exe)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("DATABASE_URL", &self.url)
+            .env("RAPPORT_CONFIG", "")
+            .env("RAPPORT_LOG", "warn")
+            .output()
+            .expect("rapport cli");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+    }
+
+    /// A token of an API client.
+    pub async fn token(&self, id: &str, secret: &str) -> String {
         let t: Value = self
             .http
             .post(format!("{}/v1/auth/token", self.base))
             .form(&[
                 ("grant_type", "client_credentials"),
-                ("client_id", b["client_id"].as_str().expect("client id")),
-                ("client_secret", b["client_secret"].as_str().expect("secret")),
+                ("client_id", id),
+                ("client_secret", secret),
             ])
             .send()
             .await
@@ -118,6 +162,16 @@ impl Rapport {
             .await
             .unwrap();
         t["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// A token of the bootstrap admin client.
+    pub async fn admin_token(&self) -> String {
+        let b = &self.boot["bootstrap"];
+        self.token(
+            b["client_id"].as_str().expect("client id"),
+            b["client_secret"].as_str().expect("secret"),
+        )
+        .await
     }
 
     /// Sends a JSON request; the status and the JSON answer.

@@ -27,7 +27,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use rapport_tests::bench::{Rapport, env, fresh_database};
+use rapport_tests::bench::{BenchDatabase, Rapport, env};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -139,8 +139,8 @@ async fn main() {
     let n: usize = env("BENCH_IMPORT_CONTACTS", "200000")
         .parse()
         .expect("BENCH_IMPORT_CONTACTS");
-    let url = fresh_database("rapport_bench_imp").await;
-    let r = Rapport::start(&url, &[]).await;
+    let db = BenchDatabase::create("rapport_bench_imp").await;
+    let r = Rapport::start(&db.url, &[]).await;
     let token = r.admin_token().await;
     let tier = json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver", "bronze"]});
     let (s, b) = r
@@ -186,4 +186,6 @@ async fn main() {
         );
     }
     println!("server peak RSS overall: {:.0} MiB", r.peak_rss_mib());
+    drop(r);
+    db.remove().await;
 }

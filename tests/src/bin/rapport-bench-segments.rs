@@ -26,136 +26,16 @@
     clippy::many_single_char_names
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rapport_domain::WorkspaceId;
 use rapport_domain::attributes::AttributeEntity;
 use rapport_domain::segment::{Registry, Rule};
 use rapport_store::segments::members;
 use rapport_store::{Db, DbOptions, attributes, consent};
+use rapport_tests::bench::{BenchDatabase, Rapport, env, median, pct};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
-
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn pct(v: &[f64], p: usize) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[(v.len() - 1) * p / 100]
-}
-
-struct Rapport {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Rapport {
-    fn cli(&self, args: &[&str]) -> Value {
-        let exe = std::env::current_exe().unwrap().with_file_name("rapport");
-        let out = Command::new(exe)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("DATABASE_URL", &self.url)
-            .env("RAPPORT_CONFIG", "")
-            .env("RAPPORT_LOG", "warn")
-            .output()
-            .expect("rapport cli");
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
-    }
-
-    async fn token(&self, id: &str, secret: &str) -> String {
-        let t: Value = self
-            .http
-            .post(format!("{}/v1/auth/token", self.base))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", id),
-                ("client_secret", secret),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        t["access_token"].as_str().expect("token").to_owned()
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-async fn start(url: &str) -> (Rapport, Value) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let exe = std::env::current_exe().expect("own path").with_file_name("rapport");
-    let mut child = Command::new(exe)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("DATABASE_URL", url)
-        .env("RAPPORT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RAPPORT_LOG", "warn")
-        .env("RAPPORT_CONFIG", "")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start rapport");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("bootstrap line");
-    let boot: Value = serde_json::from_str(&first).expect("bootstrap JSON");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (
-        Rapport {
-            child,
-            base,
-            http,
-            url: url.to_owned(),
-            dir,
-        },
-        boot,
-    )
-}
 
 /// Loads `n` contacts into `ws` with SQL, in chunks: realistic spreads of stage, lead
 /// score, tier, spend, tags (10 % vip) and email consent (80 % recorded).
@@ -343,7 +223,12 @@ async fn patch_latencies(
         };
         let t = Instant::now();
         let (status, _) = r
-            .send(reqwest::Method::PATCH, &format!("/v1/contacts/{id}"), token, &body)
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/v1/contacts/{id}"),
+                token,
+                Some(&body),
+            )
             .await;
         out.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(status, 200, "PATCH refused");
@@ -375,7 +260,7 @@ async fn upkeep(r: &Rapport, pg: &mut sqlx::PgConnection, n: usize) {
             reqwest::Method::POST,
             "/v1/attribute-definitions",
             &token,
-            &json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver", "bronze"]}),
+            Some(&json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver", "bronze"]})),
         )
         .await;
     assert_eq!(s, 201, "{b}");
@@ -401,7 +286,7 @@ async fn upkeep(r: &Rapport, pg: &mut sqlx::PgConnection, n: usize) {
                 reqwest::Method::POST,
                 "/v1/contacts/batch",
                 &token,
-                &json!({"items": items}),
+                Some(&json!({"items": items})),
             )
             .await;
         assert_eq!(s, 200, "{b}");
@@ -422,7 +307,7 @@ async fn upkeep(r: &Rapport, pg: &mut sqlx::PgConnection, n: usize) {
                 reqwest::Method::POST,
                 "/v1/segments",
                 &token,
-                &json!({"name": format!("segment {i}"), "rules": rule_for(i)}),
+                Some(&json!({"name": format!("segment {i}"), "rules": rule_for(i)})),
             )
             .await;
         assert_eq!(s, 201, "{b}");
@@ -475,33 +360,18 @@ async fn main() {
     let upkeep_contacts: usize = env("BENCH_UPKEEP_CONTACTS", "10000")
         .parse()
         .expect("BENCH_UPKEEP_CONTACTS");
-    let admin = env(
-        "BENCH_POSTGRES_URL",
-        &env("RAPPORT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"),
-    );
-    let name = format!("rapport_bench_seg_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
-    let mut c = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
-    c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await
-        .expect("create database");
-    let root = admin.split('?').next().unwrap_or(&admin).to_owned();
-    let root = root[..root.rfind('/').unwrap_or(root.len())].to_owned();
-    let url = format!("{root}/{name}?sslmode=disable");
-
-    let (mut rapport, boot) = start(&url).await;
+    let db = BenchDatabase::create("rapport_bench_seg").await;
+    let url = db.url.clone();
+    let rapport = Rapport::start(&url, &[]).await;
+    let boot = rapport.boot.clone();
     let ws: uuid::Uuid = boot["bootstrap"]["workspace_id"].as_str().unwrap().parse().unwrap();
-    let token = rapport
-        .token(
-            boot["bootstrap"]["client_id"].as_str().unwrap(),
-            boot["bootstrap"]["client_secret"].as_str().unwrap(),
-        )
-        .await;
+    let token = rapport.admin_token().await;
     let (s, b) = rapport
         .send(
             reqwest::Method::POST,
             "/v1/attribute-definitions",
             &token,
-            &json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver", "bronze"]}),
+            Some(&json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver", "bronze"]})),
         )
         .await;
     assert_eq!(s, 201, "{b}");
@@ -511,12 +381,7 @@ async fn main() {
     println!("segments (postgres): membership upkeep");
     upkeep(&rapport, &mut pg, upkeep_contacts).await;
 
-    let _ = rapport.child.kill();
-    let _ = rapport.child.wait();
+    drop(rapport);
     drop(pg);
-    let _ = c
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .await;
+    db.remove().await;
 }

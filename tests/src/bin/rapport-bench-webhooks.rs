@@ -17,97 +17,36 @@
 )]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rapport_tests::bench::{BenchDatabase, Rapport, env};
 use rapport_tests::receiver::Receiver;
 use serde_json::{Value, json};
-use sqlx::Connection;
-
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 #[tokio::main]
 async fn main() {
     let kind = env("BENCH_DB", "postgres");
     let events: usize = env("BENCH_EVENTS", "10000").parse().expect("BENCH_EVENTS");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (url, pg) = if kind == "sqlite" {
-        (
-            format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
-            None,
-        )
+    let db = if kind == "sqlite" {
+        None
     } else {
-        let admin = env(
-            "BENCH_POSTGRES_URL",
-            &env("RAPPORT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"),
-        );
-        let name = format!("rapport_bench_wh_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
-        let mut c = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut c)
-            .await
-            .expect("create database");
-        let root = admin.split('?').next().unwrap_or(&admin).to_owned();
-        let root = root[..root.rfind('/').unwrap_or(root.len())].to_owned();
-        (format!("{root}/{name}?sslmode=disable"), Some((admin, name)))
+        Some(BenchDatabase::create("rapport_bench_wh").await)
     };
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let exe = std::env::current_exe().expect("own path").with_file_name("rapport");
-    let mut child = Command::new(exe)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("DATABASE_URL", &url)
-        .env("RAPPORT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RAPPORT_LOG", "warn")
-        .env("RAPPORT_CONFIG", "")
-        .env("RAPPORT_WEBHOOK_ALLOW_PRIVATE", "true")
-        .env("RAPPORT_WEBHOOK_ALLOW_HTTP", "true")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start rapport");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("bootstrap line");
-    let boot: Value = serde_json::from_str(&first).expect("bootstrap JSON");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    // The credentials are printed before the server listens: wait until it is ready.
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let token: Value = http
-        .post(format!("{base}/v1/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", boot["bootstrap"]["client_id"].as_str().unwrap()),
-            ("client_secret", boot["bootstrap"]["client_secret"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token JSON");
-    let token = token["access_token"].as_str().expect("access_token").to_owned();
+    let url = db.as_ref().map_or_else(
+        || format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
+        |d| d.url.clone(),
+    );
+    let server = Rapport::start(
+        &url,
+        &[
+            ("RAPPORT_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("RAPPORT_WEBHOOK_ALLOW_HTTP", "true"),
+        ],
+    )
+    .await;
+    let (base, http) = (server.base.clone(), server.http.clone());
+    let token = server.admin_token().await;
 
     let rx = Receiver::start().await;
     let endpoint = json!({"url": rx.url("/bench"), "event_types": ["contact.*"]});
@@ -163,15 +102,8 @@ async fn main() {
     );
     println!("  commit to receipt     p50 {:.0} ms, p99 {:.0} ms", pct(50), pct(99));
     println!("  distinct webhook-ids  {} of {} requests", ids.len(), got.len());
-    let _ = child.kill();
-    let _ = child.wait();
-    if let Some((admin, name)) = pg
-        && let Ok(mut c) = sqlx::PgConnection::connect(&admin).await
-    {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await;
+    drop(server);
+    if let Some(db) = db {
+        db.remove().await;
     }
 }
