@@ -271,9 +271,9 @@ pub async fn fail_abandoned(app: &App) {
     remove_leftovers(app).await;
 }
 
-/// Removes the files in the import directory whose import has ended or does not exist
-/// (a server that stopped mid-import leaves its file behind). Files of imports still
-/// waiting, queued or running stay.
+/// Removes the files in the import directory whose import has ended (a server that
+/// stopped mid-import leaves its file behind). Files of imports still waiting, queued
+/// or running stay, and so do files of imports this database does not hold.
 async fn remove_leftovers(app: &App) {
     let Ok(entries) = std::fs::read_dir(&app.settings.import_dir) else {
         return;
@@ -288,11 +288,11 @@ async fn remove_leftovers(app: &App) {
             continue;
         };
         let ws = rapport_domain::WorkspaceId::from_uuid(ws);
-        let ended = match imports::get(app.db.read(), ws, ImportId::from_uuid(id)).await {
-            Ok(i) => i.status.is_final(),
-            Err(rapport_store::StoreError::NotFound) => true,
-            Err(_) => false,
-        };
+        // A file of an import this database does not know may be another server's
+        // (several can share the directory): only files of ended imports go.
+        let ended = imports::get(app.db.read(), ws, ImportId::from_uuid(id))
+            .await
+            .is_ok_and(|i| i.status.is_final());
         if ended {
             remove(&entry.path());
         }
