@@ -342,6 +342,35 @@ async fn a_batch_reports_every_item_in_order_and_commits_the_valid_ones(s: Serve
     assert_eq!(api.list("").await.len(), 3);
 }
 
+async fn a_batch_resolves_external_ids_within_their_own_source(s: Server) {
+    let api = Api::admin(&s).await;
+    let shop = api
+        .contact(json!({"email": "shop@example.com", "external_ids": {"shop": "42"}}))
+        .await;
+    let erp = api
+        .contact(json!({"email": "erp@example.com", "external_ids": {"erp": "42", "pos": "7"}}))
+        .await;
+    let items = json!([
+        {"external_ids": {"erp": "42"}, "first_name": "Erp"},
+        {"external_ids": {"shop": "42"}, "first_name": "Shop"},
+        {"external_ids": {"pos": "42"}, "first_name": "Pos"},
+        {"external_ids": {"shop": "7", "pos": "7"}, "last_name": "Seven"},
+    ]);
+    let r = api.post("/v1/contacts/batch", json!({"items": items})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.body["results"].as_array().unwrap();
+    let statuses: Vec<&str> = results.iter().map(|x| x["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["updated", "updated", "created", "updated"]);
+    assert_eq!(results[0]["contact"]["id"], erp.as_str());
+    assert_eq!(results[1]["contact"]["id"], shop.as_str());
+    assert_eq!(results[3]["contact"]["id"], erp.as_str());
+    assert_eq!(api.get(&path(&shop)).await.body["first_name"], "Shop");
+    let expected =
+        json!({"first_name": "Erp", "last_name": "Seven", "external_ids": {"erp": "42", "pos": "7", "shop": "7"}});
+    assert_eq!(pick(&api.get(&path(&erp)).await.body, &expected), expected);
+    assert_eq!(api.list("").await.len(), 3);
+}
+
 async fn a_batch_can_answer_with_ids_and_versions_only(s: Server) {
     let api = Api::admin(&s).await;
     let body = json!({"items": [{"email": "ada@example.com"}, {"email": "nope"}]});
@@ -577,6 +606,7 @@ async fn events_carry_the_object_its_changes_and_the_acting_client(s: Server) {
 }
 
 on_both!(
+    a_batch_resolves_external_ids_within_their_own_source,
     a_batch_can_answer_with_ids_and_versions_only,
     null_for_a_whole_map_removes_every_entry,
     a_new_contact_is_normalised_and_one_without_any_identity_is_refused,

@@ -631,24 +631,33 @@ pub async fn ids_by_email_keys(
     Ok(out)
 }
 
-/// Which contacts hold these `(source, external id)` pairs.
+/// Which contacts hold these `(source, external id)` pairs. The pairs are looked up per
+/// source, so each statement is a range of the `(workspace, source, external id)`
+/// primary key (a filter on the external id alone would read every row of the
+/// workspace).
 pub async fn ids_by_external_ids(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     pairs: &[(String, String)],
 ) -> Result<Vec<((String, String), ContactId)>, StoreError> {
+    let mut by_source: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for (s, i) in pairs {
+        by_source.entry(s.as_str()).or_default().push(i.as_str());
+    }
     let mut out = Vec::new();
-    for chunk in pairs.chunks(CHUNK) {
-        let rows = ext::Entity::find()
-            .filter(ext::Column::WorkspaceId.eq(ws.uuid()))
-            .filter(ext::Column::ExternalId.is_in(chunk.iter().map(|(_, id)| id.clone())))
-            .all(db)
-            .await?;
-        out.extend(
-            rows.into_iter()
-                .filter(|r| chunk.iter().any(|(s, i)| *s == r.source && *i == r.external_id))
-                .map(|r| ((r.source, r.external_id), ContactId::from_uuid(r.contact_id))),
-        );
+    for (source, ids) in by_source {
+        for chunk in ids.chunks(CHUNK) {
+            let rows = ext::Entity::find()
+                .filter(ext::Column::WorkspaceId.eq(ws.uuid()))
+                .filter(ext::Column::Source.eq(source))
+                .filter(ext::Column::ExternalId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?;
+            out.extend(
+                rows.into_iter()
+                    .map(|r| ((r.source, r.external_id), ContactId::from_uuid(r.contact_id))),
+            );
+        }
     }
     Ok(out)
 }

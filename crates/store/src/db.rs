@@ -179,18 +179,31 @@ impl Db {
         Ok(())
     }
 
-    /// Refreshes the planner's statistics of `tables` after a bulk load (PostgreSQL; a
-    /// no-op on SQLite). Plans chosen while a table was nearly empty — and kept with the
-    /// pooled connections' prepared statements — can scan the whole table once it holds
-    /// hundreds of thousands of rows; autovacuum analyzes eventually (when it is on), a
-    /// loader that grows a table by orders of magnitude should not wait for it.
+    /// Refreshes the planner's statistics of the `columns` of each table after a bulk
+    /// load (PostgreSQL; a no-op on SQLite). Plans chosen while a table was nearly empty
+    /// — and kept with the pooled connections' prepared statements — can scan the whole
+    /// table once it holds hundreds of thousands of rows; autovacuum analyzes eventually
+    /// (when it is on), a loader that grows a table by orders of magnitude should not
+    /// wait for it. Only the named columns are analyzed: the row count comes with any
+    /// of them, and the statistics of the other columns (JSON documents above all) cost
+    /// most of the time and serve no look-up.
     /// # Errors
     /// When the database refuses.
-    pub async fn analyze(&self, tables: &[&str]) -> Result<(), StoreError> {
-        if self.backend != Backend::Postgres || tables.is_empty() {
+    pub async fn analyze(&self, targets: &[(&str, &[&str])]) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres || targets.is_empty() {
             return Ok(());
         }
-        let sql = format!("ANALYZE {}", tables.join(", "));
+        let list: Vec<String> = targets
+            .iter()
+            .map(|(table, columns)| {
+                if columns.is_empty() {
+                    (*table).to_owned()
+                } else {
+                    format!("{table} ({})", columns.join(", "))
+                }
+            })
+            .collect();
+        let sql = format!("ANALYZE {}", list.join(", "));
         self.write
             .execute_raw(Statement::from_string(DbBackend::Postgres, sql))
             .await?;

@@ -116,7 +116,7 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
                 // The tables grow by orders of magnitude: statistics after batches 1, 2,
                 // 4, 8 … keep the plans of the next batches' look-ups right.
                 if batches.is_power_of_two()
-                    && let Err(e) = app.db.analyze(looked_up_tables(import.spec.kind)).await
+                    && let Err(e) = app.db.analyze(looked_up_columns(import.spec.kind)).await
                 {
                     tracing::warn!(import = %id, error = %e, "could not refresh table statistics");
                 }
@@ -144,14 +144,21 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
     Ok(status)
 }
 
-/// The tables whose look-ups the next batches of an import of `kind` plan: those the
-/// batches read records by (the tables only written to, such as `events`, need no fresh
-/// statistics, and sampling their JSON is what made analyzing costly).
-fn looked_up_tables(kind: Kind) -> &'static [&'static str] {
+/// The tables, and their columns, by which the next batches of an import of `kind` look
+/// records up (tables only written to, such as `events`, need no fresh statistics; nor
+/// do the JSON columns, whose statistics cost most of an `ANALYZE`).
+fn looked_up_columns(kind: Kind) -> &'static [(&'static str, &'static [&'static str])] {
+    const CONTACTS: (&str, &[&str]) = ("contacts", &["workspace_id", "id", "email_key"]);
+    const EXTERNAL_IDS: (&str, &[&str]) = ("contact_external_ids", &["workspace_id", "source", "external_id"]);
     match kind {
-        Kind::Contacts => &["contacts", "contact_external_ids"],
-        Kind::Companies => &["companies"],
-        Kind::Orders => &["orders", "contacts", "contact_external_ids", "contact_metrics"],
+        Kind::Contacts => &[CONTACTS, EXTERNAL_IDS],
+        Kind::Companies => &[("companies", &["workspace_id", "id", "domain"])],
+        Kind::Orders => &[
+            ("orders", &["workspace_id", "source", "external_id", "contact_id"]),
+            CONTACTS,
+            EXTERNAL_IDS,
+            ("contact_metrics", &["workspace_id", "contact_id"]),
+        ],
     }
 }
 
