@@ -1149,6 +1149,53 @@ async fn uploads_are_limited_by_the_configured_size(db: TestDb) {
     assert_eq!((rows(&done), &done["file_bytes"]), ([1, 1, 0, 0, 0], &json!(64)));
 }
 
+async fn a_record_may_be_as_large_as_a_request_body_and_no_larger(db: TestDb) {
+    let s = Server::start_on(db, &[("RAPPORT_MAX_BODY_BYTES", "2048")]).await;
+    let api = Api::admin(&s).await;
+    // A contact line of exactly `len` bytes (padded with blanks), its line break not
+    // included.
+    let sized = |email: &str, len: usize| {
+        let head = format!(r#"{{"email": "{email}""#);
+        let line = format!("{head}{}}}", " ".repeat(len - head.len() - 1));
+        assert_eq!(line.len(), len);
+        line
+    };
+    let lines = [
+        sized("fits@example.com", 2048),
+        sized("over@example.com", 2049),
+        json!({"email": "after@example.com"}).to_string(),
+        sized("huge@example.com", 50_000),
+    ];
+    let import = api.run(&ndjson_of("contacts"), &ndjson(&lines), NDJSON).await;
+    completed(&import);
+    assert_eq!(rows(&import), [4, 2, 0, 0, 2], "{import}");
+    let too_large = |row| (row, String::new(), None, Some("record_too_large".to_owned()));
+    assert_report(&api.report(&id_of(&import)).await, &[too_large(2), too_large(4)]);
+    contacts_by_email(&api, "fits@example.com").await;
+    contacts_by_email(&api, "after@example.com").await;
+    missing(&api, "/v1/contacts/by-email/over@example.com").await;
+    // The last line, without a line break, is measured all the same.
+    let last = sized("last@example.com", 2049).into_bytes();
+    let import = api.run(&ndjson_of("contacts"), &last, NDJSON).await;
+    assert_eq!(rows(&import), [1, 0, 0, 0, 1], "{import}");
+
+    // CSV: the rows before an oversized one are applied, then the job fails.
+    let body = csv_contacts(&json!({"Email": "email", "Name": "first_name"}));
+    let mut file = b"Email,Name\ncsv1@example.com,One\ncsv2@example.com,\"".to_vec();
+    file.extend(std::iter::repeat_n(b'y', 3000));
+    file.extend(b"\"\ncsv3@example.com,Three\n");
+    let import = api.run(&body, &file, CSV).await;
+    failed_with(&import, "record_too_large");
+    assert!(
+        import["error"]["detail"].as_str().is_some_and(|d| d.contains("row 2")),
+        "{import}"
+    );
+    contacts_by_email(&api, "csv1@example.com").await;
+    for email in ["csv2@example.com", "csv3@example.com"] {
+        missing(&api, &format!("/v1/contacts/by-email/{email}")).await;
+    }
+}
+
 async fn a_running_import_is_cancelled_after_its_current_batch(s: Server) {
     let api = Api::admin(&s).await;
     let total: u64 = 10_000;
@@ -1439,4 +1486,7 @@ on_both!(
     stored_errors_are_capped_and_counts_stay_exact,
 );
 
-on_both_dbs!(uploads_are_limited_by_the_configured_size);
+on_both_dbs!(
+    uploads_are_limited_by_the_configured_size,
+    a_record_may_be_as_large_as_a_request_body_and_no_larger
+);

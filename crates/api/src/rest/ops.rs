@@ -183,6 +183,11 @@ pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
         "An import job failed: the file is not UTF-8 at the row given.",
     ),
     (
+        "record_too_large",
+        422,
+        "A record of an import file is larger than a request body may be (`RAPPORT_MAX_BODY_BYTES`): an NDJSON line fails as a row and is skipped; a CSV row fails the job, since where the next row starts cannot be told without reading the whole field.",
+    ),
+    (
         "import_file_missing",
         500,
         "An import job failed: its uploaded file was no longer on the server's disk (`RAPPORT_IMPORT_DIR`).",

@@ -1,7 +1,9 @@
 //! Running an import: a blocking reader parses the file into records (CSV through the
 //! mapping, NDJSON line by line) and hands them over in batches; each batch goes through
 //! the API's own upserts, and the job's counts and row problems are stored after it.
-//! The file is read as a stream: memory holds a batch or two, whatever the file's size.
+//! The file is read as a stream: memory holds a batch or two, whatever the file's size,
+//! and one record (an NDJSON line, a CSV row) may be as large as a request body
+//! (`max_body_bytes`), no larger.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -100,7 +102,8 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
     let reader = {
         let import = import.clone();
         let path = path.to_owned();
-        tokio::task::spawn_blocking(move || read_file(&import, &path, schema, &tx))
+        let limit = app.settings.max_body_bytes;
+        tokio::task::spawn_blocking(move || read_file(&import, &path, schema, limit, &tx))
     };
     let mut counts = Counts::default();
     let mut stored_errors: i64 = 0;
@@ -116,7 +119,7 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
                 // The tables grow by orders of magnitude: statistics after batches 1, 2,
                 // 4, 8 … keep the plans of the next batches' look-ups right.
                 if batches.is_power_of_two()
-                    && let Err(e) = app.db.analyze(looked_up_columns(import.spec.kind)).await
+                    && let Err(e) = app.db.analyze(looked_up_tables(import.spec.kind)).await
                 {
                     tracing::warn!(import = %id, error = %e, "could not refresh table statistics");
                 }
@@ -144,21 +147,14 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
     Ok(status)
 }
 
-/// The tables, and their columns, by which the next batches of an import of `kind` look
-/// records up (tables only written to, such as `events`, need no fresh statistics; nor
-/// do the JSON columns, whose statistics cost most of an `ANALYZE`).
-fn looked_up_columns(kind: Kind) -> &'static [(&'static str, &'static [&'static str])] {
-    const CONTACTS: (&str, &[&str]) = ("contacts", &["workspace_id", "id", "email_key"]);
-    const EXTERNAL_IDS: (&str, &[&str]) = ("contact_external_ids", &["workspace_id", "source", "external_id"]);
+/// The tables whose look-ups the next batches of an import of `kind` plan: those the
+/// batches read records by (the tables only written to, such as `events`, need no fresh
+/// statistics).
+fn looked_up_tables(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Contacts => &[CONTACTS, EXTERNAL_IDS],
-        Kind::Companies => &[("companies", &["workspace_id", "id", "domain"])],
-        Kind::Orders => &[
-            ("orders", &["workspace_id", "source", "external_id", "contact_id"]),
-            CONTACTS,
-            EXTERNAL_IDS,
-            ("contact_metrics", &["workspace_id", "contact_id"]),
-        ],
+        Kind::Contacts => &["contacts", "contact_external_ids"],
+        Kind::Companies => &["companies"],
+        Kind::Orders => &["orders", "contacts", "contact_external_ids", "contact_metrics"],
     }
 }
 
@@ -259,8 +255,9 @@ fn row_errors(row: i64, e: &ApiError) -> Vec<RowError> {
         .collect()
 }
 
-/// Reads the whole file (on a blocking thread), sending batches as they fill.
-fn read_file(import: &Import, path: &Path, schema: AttributeSchema, out: &mpsc::Sender<Read>) {
+/// Reads the whole file (on a blocking thread), sending batches as they fill; `limit` is
+/// the size of the largest record read.
+fn read_file(import: &Import, path: &Path, schema: AttributeSchema, limit: usize, out: &mpsc::Sender<Read>) {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -273,8 +270,8 @@ fn read_file(import: &Import, path: &Path, schema: AttributeSchema, out: &mpsc::
     };
     let mut batch = Batcher::new(out);
     let result = match (&import.spec.format, &import.spec.csv) {
-        (Format::Csv, Some(options)) => read_csv(import.spec.kind, options, schema, file, &mut batch),
-        _ => read_ndjson(file, &mut batch),
+        (Format::Csv, Some(options)) => read_csv(import.spec.kind, options, schema, file, limit, &mut batch),
+        _ => read_ndjson(file, limit, &mut batch),
     };
     match result {
         Ok(()) => batch.flush(),
@@ -323,19 +320,37 @@ impl<'a> Batcher<'a> {
 
 type Fault = (&'static str, String);
 
-fn read_ndjson(file: std::fs::File, batch: &mut Batcher<'_>) -> Result<(), Fault> {
+/// Reads NDJSON lines; a line longer than `limit` bytes (its line break not counted) fails
+/// as a row, and is skipped without being held in memory.
+fn read_ndjson(file: std::fs::File, limit: usize, batch: &mut Batcher<'_>) -> Result<(), Fault> {
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut line = Vec::new();
     let mut number: i64 = 0;
+    let most = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     loop {
         line.clear();
-        let n = reader
+        let at = number + 1;
+        let bad_read = move |e: std::io::Error| ("invalid_file", format!("line {at}: {e}"));
+        let n = std::io::Read::take(&mut reader, most)
             .read_until(b'\n', &mut line)
-            .map_err(|e| ("invalid_file", format!("line {}: {e}", number + 1)))?;
+            .map_err(bad_read)?;
         if n == 0 {
             return Ok(());
         }
         number += 1;
+        if line.len() > limit && line.last() != Some(&b'\n') {
+            skip_line(&mut reader).map_err(bad_read)?;
+            batch.read += 1;
+            let message = format!("the line is longer than {limit} bytes");
+            let problem = row_problem(number, "", "record_too_large", &message);
+            if !batch.push(Record {
+                row: number,
+                object: Err(vec![problem]),
+            }) {
+                return Ok(());
+            }
+            continue;
+        }
         let text = std::str::from_utf8(&line)
             .map_err(|_| ("invalid_encoding", format!("line {number} is not UTF-8")))?
             .trim();
@@ -359,6 +374,26 @@ fn read_ndjson(file: std::fs::File, batch: &mut Batcher<'_>) -> Result<(), Fault
     }
 }
 
+/// Reads on past the next line break (or to the end of the file).
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
+}
+
 fn row_problem(row: i64, pointer: &str, code: &str, message: &str) -> RowError {
     RowError {
         row,
@@ -372,10 +407,17 @@ fn row_problem(row: i64, pointer: &str, code: &str, message: &str) -> RowError {
 /// it: a quote opens a quoted field only at the start of a field (`24"` is text), and a
 /// doubled quote inside one is a quote. A file that ends inside a quoted field is
 /// broken, though the CSV parser takes the end of the file as the end of the field.
+/// It also measures records: the bytes of one longer than `limit` are not passed on
+/// beyond the limit, the reading stops there with an error, and the reader is marked
+/// `oversized`.
 struct QuoteState<R> {
     inner: R,
     delimiter: u8,
     state: Quoting,
+    limit: usize,
+    /// Bytes of the current record so far.
+    record: usize,
+    oversized: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -391,6 +433,17 @@ enum Quoting {
 }
 
 impl<R> QuoteState<R> {
+    fn new(inner: R, delimiter: u8, limit: usize) -> Self {
+        Self {
+            inner,
+            delimiter,
+            state: Quoting::FieldStart,
+            limit,
+            record: 0,
+            oversized: false,
+        }
+    }
+
     fn step(&mut self, b: u8) {
         let end_of_field = b == self.delimiter || b == b'\n' || b == b'\r';
         self.state = match (self.state, b) {
@@ -404,36 +457,68 @@ impl<R> QuoteState<R> {
     fn inside_quotes(&self) -> bool {
         self.state == Quoting::Quoted
     }
+
+    /// Counts a byte into the current record: whether the record is still within the
+    /// limit (its line break not counted).
+    fn measure(&mut self, b: u8) -> bool {
+        if b == b'\n' && self.state == Quoting::FieldStart {
+            self.record = 0;
+            return true;
+        }
+        self.record += 1;
+        self.record <= self.limit
+    }
 }
 
 impl<R: std::io::Read> std::io::Read for QuoteState<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.oversized {
+            return Err(too_large());
+        }
         let n = self.inner.read(buf)?;
-        for b in &buf[..n] {
+        for (i, b) in buf[..n].iter().enumerate() {
             self.step(*b);
+            if !self.measure(*b) {
+                // The records before this one are passed on whole; the parser asks for
+                // more to finish this one, and the next read fails.
+                self.oversized = true;
+                return if i == 0 { Err(too_large()) } else { Ok(i) };
+            }
         }
         Ok(n)
     }
 }
 
+fn too_large() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, "a record is too large")
+}
+
+/// Reads CSV records; one longer than `limit` bytes fails the job (`record_too_large`):
+/// where the next record starts cannot be told without reading the whole field.
 fn read_csv(
     kind: Kind,
     options: &import::CsvOptions,
     schema: AttributeSchema,
     file: std::fs::File,
+    limit: usize,
     batch: &mut Batcher<'_>,
 ) -> Result<(), Fault> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(QuoteState {
-            inner: file,
-            delimiter: options.delimiter,
-            state: Quoting::FieldStart,
-        });
-    let bad_csv = |e: &csv::Error| ("invalid_csv", e.to_string());
-    let header = reader.byte_headers().map_err(|e| bad_csv(&e))?.clone();
+        .from_reader(QuoteState::new(file, options.delimiter, limit));
+    let fault = |reader: &csv::Reader<QuoteState<std::fs::File>>, e: &csv::Error, row: &str| {
+        if reader.get_ref().oversized {
+            ("record_too_large", format!("{row} is longer than {limit} bytes"))
+        } else {
+            ("invalid_csv", e.to_string())
+        }
+    };
+    let header = match reader.byte_headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(fault(&reader, &e, "the header row")),
+    };
     let header = utf8_fields(&header).ok_or(("invalid_encoding", "the header row is not UTF-8".to_owned()))?;
     let columns = CsvReader::new(kind, options, &header, schema).map_err(|missing| {
         (
@@ -446,7 +531,12 @@ fn read_csv(
     let mut order: Option<(Option<(String, String)>, Record)> = None;
     let mut record = csv::ByteRecord::new();
     let mut number: i64 = 0;
-    while reader.read_byte_record(&mut record).map_err(|e| bad_csv(&e))? {
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(fault(&reader, &e, &format!("row {}", number + 1))),
+        }
         number += 1;
         batch.read += 1;
         let fields = utf8_fields(&record).ok_or(("invalid_encoding", format!("row {number} is not UTF-8")))?;
@@ -508,16 +598,33 @@ fn utf8_fields(r: &csv::ByteRecord) -> Option<Vec<&str>> {
 mod tests {
     use std::io::Read;
 
-    use super::{QuoteState, Quoting};
+    use super::QuoteState;
 
     fn ends_inside_quotes(text: &str) -> bool {
-        let mut r = QuoteState {
-            inner: text.as_bytes(),
-            delimiter: b',',
-            state: Quoting::FieldStart,
-        };
+        let mut r = QuoteState::new(text.as_bytes(), b',', usize::MAX);
         std::io::copy(&mut r.by_ref(), &mut std::io::sink()).unwrap();
         r.inside_quotes()
+    }
+
+    /// Whether reading `text` stops at a record over `limit` bytes.
+    fn oversized(text: &str, limit: usize) -> bool {
+        let mut r = QuoteState::new(text.as_bytes(), b',', limit);
+        let failed = std::io::copy(&mut r.by_ref(), &mut std::io::sink()).is_err();
+        assert_eq!(failed, r.oversized);
+        failed
+    }
+
+    #[test]
+    fn records_are_measured_without_their_line_breaks_and_across_quoted_ones() {
+        assert!(!oversized("abcd\nefgh\n", 4));
+        assert!(oversized("abcd\nefghi\n", 4));
+        assert!(!oversized("ab\r\nc\n", 3), "a carriage return is part of the record");
+        assert!(oversized("ab\r\nc\n", 2));
+        assert!(
+            oversized("\"a\nb\nc\"\n", 6),
+            "a line break inside quotes does not end a record"
+        );
+        assert!(!oversized("\"a\nb\nc\"\n", 9));
     }
 
     #[test]
