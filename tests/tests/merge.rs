@@ -865,9 +865,17 @@ async fn a_merged_id_redirects_reads_and_refuses_everything_else(s: Server) {
         ),
         (Method::POST, merge_path(&bea), Some(from(&[&cy]))),
     ];
+    let openapi = Reply::from(s.http.get(format!("{}/openapi.json", s.base)).send().await.unwrap())
+        .await
+        .body;
     for (method, route, body) in gone {
         let r = api.send(method.clone(), &route, body).await;
         is_gone(&r, &ada, &format!("{method} {route}"));
+        // The same answer is documented for the route.
+        let template = route.replacen(&bea, "{id}", 1).replacen("analytics", "{purpose}", 1);
+        let op = &openapi["paths"][&template][method.as_str().to_lowercase()];
+        let documented = op["responses"]["410"]["description"].as_str().unwrap_or_default();
+        assert!(documented.contains("contact_merged"), "{method} {template}: {op}");
     }
     unchanged(&api, &[survivor, bystander]).await;
     assert_eq!(all_events(&s, "contact.merged").await.len(), 1);

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{ReadErrors, WriteErrors, created, with_etag};
+use super::{MergedContact, ReadErrors, WriteErrors, created, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::PageInfo;
@@ -125,7 +125,7 @@ fn recorded(r: &Recorded) -> ConsentRecorded {
 /// answers a `confirmation` token to send to the person.
 #[utoipa::path(post, path = "/v1/contacts/{id}/consents", tag = "consent", request_body = ConsentRecordDto,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = ConsentRecorded), (status = 410, description = "The contact was erased (`contact_erased`)", body = crate::error::Problem, content_type = "application/problem+json"), WriteErrors),
+    responses((status = 201, body = ConsentRecorded), (status = 410, description = "The contact was erased (`contact_erased`) or merged into another (`contact_merged`: `merged_into` and `Location` name the survivor)", body = crate::error::Problem, content_type = "application/problem+json"), WriteErrors),
     security(("bearer" = ["consent:write"])))]
 #[post("/v1/contacts/{id}/consents")]
 pub async fn record(
@@ -141,7 +141,7 @@ pub async fn record(
 /// The contact's effective consent: one state per purpose and contact point that has
 /// records, with whether it allows contact now.
 #[utoipa::path(get, path = "/v1/contacts/{id}/consents", tag = "consent", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ConsentStateList), ReadErrors), security(("bearer" = ["consent:read"])))]
+    responses((status = 200, body = ConsentStateList), ReadErrors, MergedContact), security(("bearer" = ["consent:read"])))]
 #[get("/v1/contacts/{id}/consents")]
 pub async fn states(app: web::Data<App>, who: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let states = service::consent::states(&app, &who, ContactId::from_uuid(*id)).await?;
@@ -166,7 +166,7 @@ pub struct HistoryQuery {
 
 /// The contact's consent events in arrival order: the proof of every decision.
 #[utoipa::path(get, path = "/v1/contacts/{id}/consents/history", tag = "consent", params(("id" = Uuid, Path), HistoryQuery),
-    responses((status = 200, body = ConsentEventList), ReadErrors), security(("bearer" = ["consent:read"])))]
+    responses((status = 200, body = ConsentEventList), ReadErrors, MergedContact), security(("bearer" = ["consent:read"])))]
 #[get("/v1/contacts/{id}/consents/history")]
 pub async fn history(
     app: web::Data<App>,
@@ -206,7 +206,7 @@ pub struct DecisionQuery {
 /// pending, granted); no record answers `none`, which does not allow.
 #[utoipa::path(get, path = "/v1/contacts/{id}/consent/{purpose}", tag = "consent",
     params(("id" = Uuid, Path), ("purpose" = String, Path), DecisionQuery),
-    responses((status = 200, body = DecisionDto), ReadErrors), security(("bearer" = ["consent:read"])))]
+    responses((status = 200, body = DecisionDto), ReadErrors, MergedContact), security(("bearer" = ["consent:read"])))]
 #[get("/v1/contacts/{id}/consent/{purpose}")]
 pub async fn decision(
     app: web::Data<App>,

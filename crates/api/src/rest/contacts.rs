@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{ReadErrors, WriteErrors, created, page_info, with_etag};
+use super::{MergedContact, ReadErrors, WriteErrors, created, page_info, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::contacts::{
@@ -325,7 +325,7 @@ pub async fn upsert_by_external_id(
 /// `application/json`): absent fields stay, `null` clears.
 #[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "contacts", request_body(content = ContactWrite, content_type = "application/merge-patch+json"),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")),
-    responses((status = 200, body = ContactDto, headers(("ETag" = String))), WriteErrors), security(("bearer" = ["contacts:write"])))]
+    responses((status = 200, body = ContactDto, headers(("ETag" = String))), WriteErrors, MergedContact), security(("bearer" = ["contacts:write"])))]
 #[patch("/v1/contacts/{id}")]
 pub async fn update(
     app: web::Data<App>,
@@ -347,7 +347,7 @@ pub async fn update(
 
 /// Deletes a contact with its tags, external ids and lifecycle history.
 #[utoipa::path(delete, path = "/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204, description = "Deleted"), WriteErrors), security(("bearer" = ["contacts:write"])))]
+    responses((status = 204, description = "Deleted"), WriteErrors, MergedContact), security(("bearer" = ["contacts:write"])))]
 #[delete("/v1/contacts/{id}")]
 pub async fn delete(
     app: web::Data<App>,
@@ -362,7 +362,7 @@ pub async fn delete(
 /// Adds and removes tags in one step.
 #[utoipa::path(post, path = "/v1/contacts/{id}/tags", tag = "contacts", request_body = TagChange,
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = ContactDto), WriteErrors), security(("bearer" = ["contacts:write"])))]
+    responses((status = 200, body = ContactDto), WriteErrors, MergedContact), security(("bearer" = ["contacts:write"])))]
 #[post("/v1/contacts/{id}/tags")]
 pub async fn retag(
     app: web::Data<App>,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{ReadErrors, WriteErrors, with_etag};
+use super::{MergedContact, ReadErrors, WriteErrors, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::contacts::{ChangeStage, ContactDto, TransitionDto, TransitionList};
@@ -33,7 +33,7 @@ pub struct HistoryQuery {
 /// `reason`, else it fails with `stage_transition_not_allowed`.
 #[utoipa::path(post, path = "/v1/contacts/{id}/lifecycle", tag = "lifecycle", request_body = ChangeStage,
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = ContactDto, headers(("ETag" = String))), WriteErrors),
+    responses((status = 200, body = ContactDto, headers(("ETag" = String))), WriteErrors, MergedContact),
     security(("bearer" = ["contacts:write", "lifecycle:override"])))]
 #[post("/v1/contacts/{id}/lifecycle")]
 pub async fn change_stage(
@@ -59,7 +59,7 @@ pub async fn change_stage(
 /// Lists a contact's stage transitions, oldest first: from, to, when, cause, actor and
 /// reason.
 #[utoipa::path(get, path = "/v1/contacts/{id}/lifecycle", tag = "lifecycle", params(("id" = Uuid, Path), HistoryQuery),
-    responses((status = 200, body = TransitionList), ReadErrors), security(("bearer" = ["contacts:read"])))]
+    responses((status = 200, body = TransitionList), ReadErrors, MergedContact), security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/{id}/lifecycle")]
 pub async fn history(
     app: web::Data<App>,

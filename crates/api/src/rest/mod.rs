@@ -86,6 +86,17 @@ pub enum WriteErrors {
     Unprocessable(Problem),
 }
 
+/// The answer of a contact route (other than reading the contact, a 301) to the id of a
+/// contact merged into another.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum MergedContact {
+    /// The contact was merged into another (`contact_merged`): `merged_into` and
+    /// `Location` name the survivor.
+    #[response(status = 410, content_type = "application/problem+json")]
+    Gone(Problem),
+}
+
 /// Mounts every REST route. Routes are tried in order, each pattern with parameters
 /// costing a regular-expression match, so the busiest come first.
 pub fn configure(cfg: &mut web::ServiceConfig, batch_limit: usize) {

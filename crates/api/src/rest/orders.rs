@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{ReadErrors, WriteErrors, page_info, with_etag};
+use super::{MergedContact, ReadErrors, WriteErrors, page_info, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::orders::{
@@ -210,7 +210,7 @@ pub async fn list(app: web::Data<App>, who: Caller, query: web::Query<OrderQuery
 
 /// A contact's orders, newest first.
 #[utoipa::path(get, path = "/v1/contacts/{id}/orders", tag = "orders", params(("id" = Uuid, Path), PageQuery),
-    responses((status = 200, body = OrderList), ReadErrors), security(("bearer" = ["orders:read"])))]
+    responses((status = 200, body = OrderList), ReadErrors, MergedContact), security(("bearer" = ["orders:read"])))]
 #[get("/v1/contacts/{id}/orders")]
 pub async fn of_contact(
     app: web::Data<App>,
@@ -231,7 +231,7 @@ pub async fn of_contact(
 /// A contact's purchase metrics: orders that count as purchases, net of refunds, per
 /// currency.
 #[utoipa::path(get, path = "/v1/contacts/{id}/metrics", tag = "orders", params(("id" = Uuid, Path)),
-    responses((status = 200, body = PurchaseMetricsDto), ReadErrors), security(("bearer" = ["contacts:read"])))]
+    responses((status = 200, body = PurchaseMetricsDto), ReadErrors, MergedContact), security(("bearer" = ["contacts:read"])))]
 #[get("/v1/contacts/{id}/metrics")]
 pub async fn metrics(app: web::Data<App>, who: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let m = service::orders::metrics_of(&app, &who, ContactId::from_uuid(*id)).await?;

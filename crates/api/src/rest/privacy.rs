@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use rapport_domain::ContactId;
 use uuid::Uuid;
 
-use super::{ReadErrors, WriteErrors};
+use super::{MergedContact, ReadErrors, WriteErrors};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::consent::{ContactExport, ErasureDto, ErasureRequest};
@@ -17,7 +17,7 @@ use crate::service;
 /// erasure if there was one. `format_version` changes only when a field is removed or
 /// its meaning changes; sections are added as new resources refer to contacts.
 #[utoipa::path(get, path = "/v1/contacts/{id}/export", tag = "privacy", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ContactExport), ReadErrors), security(("bearer" = ["contacts:read", "consent:read"])))]
+    responses((status = 200, body = ContactExport), ReadErrors, MergedContact), security(("bearer" = ["contacts:read", "consent:read"])))]
 #[get("/v1/contacts/{id}/export")]
 pub async fn export(app: web::Data<App>, who: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let doc = service::privacy::export(&app, &who, ContactId::from_uuid(*id)).await?;
@@ -38,7 +38,7 @@ pub async fn export(app: web::Data<App>, who: Caller, id: web::Path<Uuid>) -> Re
 /// repeat answers the first erasure.
 #[utoipa::path(post, path = "/v1/contacts/{id}/erasure", tag = "privacy", request_body = ErasureRequest,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ErasureDto), WriteErrors), security(("bearer" = ["privacy:erase"])))]
+    responses((status = 200, body = ErasureDto), WriteErrors, MergedContact), security(("bearer" = ["privacy:erase"])))]
 #[post("/v1/contacts/{id}/erasure")]
 pub async fn erase(
     app: web::Data<App>,

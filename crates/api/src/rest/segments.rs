@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::contacts::{IncludeQuery, dtos};
-use super::{ReadErrors, WriteErrors, created, id_page_info, with_etag};
+use super::{MergedContact, ReadErrors, WriteErrors, created, id_page_info, with_etag};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::contacts::ContactList;
@@ -286,7 +286,7 @@ pub async fn search(
 /// The contact's segment memberships: current ones (`exited_at: null`) first, then past
 /// spans, newest first.
 #[utoipa::path(get, path = "/v1/contacts/{id}/segments", tag = "segments", params(("id" = Uuid, Path)),
-    responses((status = 200, body = MembershipList), ReadErrors), security(("bearer" = ["segments:read"])))]
+    responses((status = 200, body = MembershipList), ReadErrors, MergedContact), security(("bearer" = ["segments:read"])))]
 #[get("/v1/contacts/{id}/segments")]
 pub async fn of_contact(app: web::Data<App>, who: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let spans = service::segments::of_contact(&app, &who, ContactId::from_uuid(*id)).await?;
