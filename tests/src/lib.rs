@@ -215,13 +215,6 @@ pub struct Server {
     pub db: TestDb,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 impl Server {
     /// Starts a server on a fresh database of `backend`.
     /// # Panics
@@ -261,7 +254,6 @@ impl Server {
     /// Starts `rapport serve`; reads the bootstrap credentials from its stdout unless
     /// `admin` is given (the database was bootstrapped before).
     async fn spawn(db: TestDb, env: &[(&str, &str)], admin: Option<Credentials>) -> Self {
-        let port = free_port();
         let log = db.dir().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(binary());
@@ -270,7 +262,9 @@ impl Server {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", &db.url)
-            .env("RAPPORT_LISTEN", format!("127.0.0.1:{port}"))
+            // The server picks a free port and logs it: a port chosen here and released
+            // before the server binds it could be taken by another test's server first.
+            .env("RAPPORT_LISTEN", "127.0.0.1:0")
             .env("RAPPORT_LOG", "info")
             .env("RAPPORT_DB_MAX_CONNECTIONS", "4")
             .env("RAPPORT_WORKERS", "2")
@@ -295,8 +289,9 @@ impl Server {
             }
             None => Self::bootstrap_credentials(stdout, &log).await,
         };
+        let base = Self::bound_address(&mut child, &log).await;
         let server = Self {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             http: reqwest::Client::new(),
             admin,
             child: Some(child),
@@ -305,6 +300,30 @@ impl Server {
         };
         server.wait_ready().await;
         server
+    }
+
+    /// The base URL of the address the server logs once it is bound.
+    async fn bound_address(child: &mut Child, log: &std::path::Path) -> String {
+        const MARK: &str = "listening on http://";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let logs = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(at) = logs.find(MARK) {
+                let rest = &logs[at + MARK.len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+                    .unwrap_or(rest.len());
+                return format!("http://{}", &rest[..end]);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the server exited ({status}) before listening:\n{logs}");
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("the server did not listen in 30 s:\n{logs}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The credentials a first start prints as its first line of stdout.
