@@ -503,12 +503,6 @@ fn insert(out: &mut Map<String, Value>, path: &str, v: Value) {
     }
 }
 
-/// The key consecutive order rows share: `(source, external_id)` when both are given.
-pub fn order_key(row: &Map<String, Value>) -> Option<(String, String)> {
-    let text = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_owned);
-    Some((text("source")?, text("external_id")?))
-}
-
 /// Adds the line of a further row of the same order to the order read so far.
 pub fn join_order_lines(order: &mut Map<String, Value>, mut row: Map<String, Value>) {
     let Some(Value::Array(more)) = row.remove("lines") else {

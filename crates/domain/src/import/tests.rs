@@ -186,9 +186,23 @@ fn order_rows_build_one_line_each_and_join() {
         AttributeSchema::default(),
     )
     .unwrap();
-    let mut first = r.object(&["1001", "shop", "A", "2", "ada@example.com"]).unwrap();
-    let second = r.object(&["1001", "shop", "B", "1", ""]).unwrap();
-    assert_eq!(order_key(&first), order_key(&second));
+    let (row1, row2) = (
+        ["1001", "shop", "A", "2", "ada@example.com"],
+        ["1001", "shop", "B", "1", ""],
+    );
+    let key = Some(("shop".to_owned(), "1001".to_owned()));
+    assert_eq!((r.raw_order_key(&row1), r.raw_order_key(&row2)), (key.clone(), key));
+    assert_eq!(
+        r.raw_order_key(&["1002", "shop", "A", "2", ""]),
+        Some(("shop".to_owned(), "1002".to_owned()))
+    );
+    assert_eq!(
+        r.raw_order_key(&["", "shop", "A", "2", ""]),
+        None,
+        "no key without an external id"
+    );
+    let mut first = r.object(&row1).unwrap();
+    let second = r.object(&row2).unwrap();
     join_order_lines(&mut first, second);
     assert_eq!(
         Value::Object(first),
