@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 pub mod bench;
+pub mod ceiling;
 pub mod receiver;
 pub mod webhooks;
 
