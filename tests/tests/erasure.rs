@@ -205,9 +205,10 @@ async fn an_export_holds_the_profile_lifecycle_and_consent_ledger(s: Server) {
     assert_eq!(export["metrics"], api.read(&format!("{path}/metrics")).await);
     assert_eq!(export["metrics"]["by_currency"][0]["total_spent"], 3000);
     let keys: Vec<&String> = export.as_object().unwrap().keys().collect();
-    let documented = "company consent contact erasure exported_at format format_version lifecycle metrics orders";
+    let documented = "company consent contact erasure exported_at external_id_aliases format format_version lifecycle metrics orders";
     assert_eq!(keys, documented.split(' ').collect::<Vec<_>>());
-    let header = json!({"format": "rapport.contact-export", "format_version": 2, "erasure": null});
+    let header =
+        json!({"format": "rapport.contact-export", "format_version": 2, "erasure": null, "external_id_aliases": []});
     assert_eq!(pick(&export, &header), header);
     at(&export["exported_at"]);
     assert_eq!(export["contact"], api.read(&path).await);

@@ -473,8 +473,9 @@ async fn the_survivor_wins_and_merged_contacts_fill_what_it_lacks_in_the_order_g
         ("shop", "A-1", Some(ada.as_str())),
         ("erp", "EB-1", Some(ada.as_str())),
         ("crm", "C-1", Some(ada.as_str())),
-        ("shop", "B-1", None),
-        ("erp", "EC-1", None),
+        // Ids the survivor could not keep (it holds one per source) resolve to it.
+        ("shop", "B-1", Some(ada.as_str())),
+        ("erp", "EC-1", Some(ada.as_str())),
     ] {
         resolves(&api, source, id, owner).await;
     }
@@ -489,8 +490,108 @@ async fn the_survivor_wins_and_merged_contacts_fill_what_it_lacks_in_the_order_g
     assert_eq!(pick(&r2["contact"], &expected), expected);
     let lost2 = sorted(&[format!("{bea2} shop B-2"), format!("{bea2} erp EB-2")]);
     assert_eq!(dropped(&r2["dropped_external_ids"]), lost2);
-    resolves(&api, "erp", "EB-2", None).await;
+    resolves(&api, "erp", "EB-2", Some(ada2.as_str())).await;
     resolves(&api, "erp", "EC-2", Some(ada2.as_str())).await;
+}
+
+/// The contacts of the workspace that are not erased, sorted.
+async fn live(api: &Api<'_>) -> Vec<String> {
+    let mut ids = api.ids(&format!("{CONTACTS}?limit=100")).await;
+    ids.sort();
+    ids
+}
+
+async fn dropped_external_ids_bring_every_later_sync_to_the_survivor(s: Server) {
+    let api = Api::admin(&s).await;
+    let ada = api
+        .create(json!({"email": "ada@example.com", "external_ids": {"shop": "A-1"}}))
+        .await;
+    let bea = api
+        .create(json!({"email": "bea@example.com", "external_ids": {"shop": "B-1", "erp": "E-1"}}))
+        .await;
+    let r = api.merged(&ada, from(&[&bea])).await;
+    assert_eq!(dropped(&r["dropped_external_ids"]), [format!("{bea} shop B-1")]);
+    resolves(&api, "shop", "B-1", Some(&ada)).await;
+    let export = api.read(&format!("{}/export", path(&ada))).await;
+    assert_eq!(
+        export["external_id_aliases"],
+        json!([{"source": "shop", "external_id": "B-1"}])
+    );
+
+    // The shop's record of Bea syncs: by its external id, in a batch, and as an
+    // order's customer. Each lands on the survivor, which keeps the shop id it holds.
+    let r = api
+        .put(
+            &format!("{CONTACTS}/by-external-id/shop/B-1"),
+            json!({"first_name": "Bea"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let expected = json!({"id": ada, "first_name": "Bea", "external_ids": {"shop": "A-1", "erp": "E-1"}});
+    assert_eq!(pick(&r.body, &expected), expected);
+    let items = json!([
+        {"external_ids": {"shop": "B-1"}, "last_name": "Byron"},
+        {"external_ids": {"shop": "B-1", "crm": "C-9"}, "locale": "fr-FR"},
+    ]);
+    let r = api.post("/v1/contacts/batch", json!({"items": items})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for item in r.body["results"].as_array().unwrap() {
+        assert_eq!(item["status"], "updated", "{item}");
+        assert_eq!(item["contact"]["id"], ada.as_str(), "{item}");
+    }
+    let expected = json!({"id": ada, "last_name": "Byron", "locale": "fr-FR",
+        "external_ids": {"shop": "A-1", "erp": "E-1", "crm": "C-9"}});
+    assert_eq!(pick(&api.read(&path(&ada)).await, &expected), expected);
+    let order = json!({"source": "shop", "external_id": "O-1", "customer": {"external_id": "B-1",
+        "email": "bea.new@example.com"}, "status": "paid", "currency": "EUR",
+        "placed_at": "2026-10-01T10:00:00Z", "lines": [{"name": "Mug", "quantity": 1, "unit_price": 1000}]});
+    let r = api.post("/v1/orders", order).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["contact_id"], ada.as_str(), "{}", r.body);
+    assert_eq!(live(&api).await, [ada.as_str()]);
+
+    // A later merge takes the alias along; erasing the survivor forgets it.
+    let cy = api
+        .create(json!({"email": "cy@example.com", "external_ids": {"shop": "C-1"}}))
+        .await;
+    let r = api.merged(&cy, from(&[&ada])).await;
+    assert_eq!(dropped(&r["dropped_external_ids"]), [format!("{ada} shop A-1")]);
+    for id in ["A-1", "B-1", "C-1"] {
+        resolves(&api, "shop", id, Some(&cy)).await;
+    }
+    api.erase(&cy).await;
+    for id in ["A-1", "B-1"] {
+        resolves(&api, "shop", id, None).await;
+    }
+    let r = api
+        .put(
+            &format!("{CONTACTS}/by-external-id/shop/B-1"),
+            json!({"first_name": "Bea"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_ne!(id_of(&r.body), cy);
+}
+
+/// A contact another contact explicitly takes a merge's dropped id from holds it: the
+/// alias answers only for ids nobody holds.
+async fn a_contact_holding_a_dropped_id_wins_over_its_alias(s: Server) {
+    let api = Api::admin(&s).await;
+    let ada = api
+        .create(json!({"external_ids": {"shop": "A-1"}, "first_name": "Ada"}))
+        .await;
+    let bea = api
+        .create(json!({"external_ids": {"shop": "B-1"}, "first_name": "Bea"}))
+        .await;
+    api.merged(&ada, from(&[&bea])).await;
+    let dan = api.create(json!({"first_name": "Dan"})).await;
+    let r = api.patch(&path(&dan), json!({"external_ids": {"shop": "B-1"}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    resolves(&api, "shop", "B-1", Some(&dan)).await;
+    let items = json!([{"external_ids": {"shop": "B-1"}, "last_name": "Dee"}]);
+    let r = api.post("/v1/contacts/batch", json!({"items": items})).await;
+    assert_eq!(r.body["results"][0]["contact"]["id"], dan.as_str(), "{}", r.body);
+    assert_eq!(api.read(&path(&ada)).await["last_name"], Value::Null);
 }
 
 async fn each_merge_writes_one_contact_merged_event(s: Server) {
@@ -537,9 +638,10 @@ async fn prefer_takes_the_named_contacts_value_even_when_it_has_none(s: Server) 
     for (source, id, owner) in [
         ("shop", "B-3", Some(ada.as_str())),
         ("erp", "EB-3", Some(ada.as_str())),
-        ("shop", "A-3", None),
-        ("erp", "EC-3", None),
-        ("crm", "C-3", None),
+        // Dropped, and still resolving to the survivor.
+        ("shop", "A-3", Some(ada.as_str())),
+        ("erp", "EC-3", Some(ada.as_str())),
+        ("crm", "C-3", Some(ada.as_str())),
     ] {
         resolves(&api, source, id, owner).await;
     }
@@ -1225,7 +1327,7 @@ async fn contacts_merge_over_graphql(s: Server) {
     assert_eq!(*result, expected);
     assert_eq!(rest["external_ids"], json!({"shop": "B-1"}));
     is_redirect(&api.unfollowed(&path(&bea)).await, &ada);
-    resolves(&api, "shop", "A-1", None).await;
+    resolves(&api, "shop", "A-1", Some(&ada)).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1460,6 +1562,8 @@ async fn duplicates_need_contacts_read(s: Server) {
 
 on_both!(
     the_survivor_wins_and_merged_contacts_fill_what_it_lacks_in_the_order_given,
+    dropped_external_ids_bring_every_later_sync_to_the_survivor,
+    a_contact_holding_a_dropped_id_wins_over_its_alias,
     prefer_takes_the_named_contacts_value_even_when_it_has_none,
     stages_stay_the_survivors_with_the_furthest_highest_and_earliest_entries,
     orders_move_to_the_survivor_and_its_metrics_cover_them_all,

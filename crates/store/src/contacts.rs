@@ -188,8 +188,23 @@ pub async fn find_by_email(
         .transpose()
 }
 
-/// The id of the contact holding an external id, if any.
+/// The id of the contact an external id resolves to, if any: the contact holding it,
+/// else the survivor of a merge that dropped it (`aliases`).
 pub async fn id_by_external_id(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    source: &str,
+    id: &str,
+) -> Result<Option<ContactId>, StoreError> {
+    if let Some(holder) = holder_of_external_id(db, ws, source, id).await? {
+        return Ok(Some(holder));
+    }
+    let pair = [(source.to_owned(), id.to_owned())];
+    Ok(crate::aliases::resolve(db, ws, &pair).await?.first().map(|(_, c)| *c))
+}
+
+/// The id of the contact holding an external id itself, if any.
+async fn holder_of_external_id(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     source: &str,
@@ -201,7 +216,7 @@ pub async fn id_by_external_id(
         .map(|m| ContactId::from_uuid(m.contact_id)))
 }
 
-/// The contact holding an external id, if any.
+/// The contact an external id resolves to (as [`id_by_external_id`]), locked.
 pub async fn find_by_external_id(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
@@ -234,7 +249,7 @@ async fn check_unique(db: &impl ConnectionTrait, c: &Contact, before: Option<&Co
         if before.is_some_and(|b| b.external_ids.get(source) == Some(id)) {
             continue;
         }
-        if let Some(holder) = id_by_external_id(db, c.workspace_id, source, id).await?
+        if let Some(holder) = holder_of_external_id(db, c.workspace_id, source, id).await?
             && holder != c.id
         {
             return Err(StoreError::Conflict {
@@ -631,21 +646,18 @@ pub async fn ids_by_email_keys(
     Ok(out)
 }
 
-/// Which contacts hold these `(source, external id)` pairs. The pairs are looked up per
-/// source, so each statement is a range of the `(workspace, source, external id)`
-/// primary key (a filter on the external id alone would read every row of the
-/// workspace).
+/// Which contacts these `(source, external id)` pairs resolve to: their holders, and
+/// for pairs no contact holds, the survivors of the merges that dropped them
+/// (`aliases`). The pairs are looked up per source, so each statement is a range of the
+/// `(workspace, source, external id)` primary key (a filter on the external id alone
+/// would read every row of the workspace).
 pub async fn ids_by_external_ids(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
     pairs: &[(String, String)],
 ) -> Result<Vec<((String, String), ContactId)>, StoreError> {
-    let mut by_source: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
-    for (s, i) in pairs {
-        by_source.entry(s.as_str()).or_default().push(i.as_str());
-    }
     let mut out = Vec::new();
-    for (source, ids) in by_source {
+    for (source, ids) in crate::aliases::by_source(pairs) {
         for chunk in ids.chunks(CHUNK) {
             let rows = ext::Entity::find()
                 .filter(ext::Column::WorkspaceId.eq(ws.uuid()))
@@ -658,6 +670,11 @@ pub async fn ids_by_external_ids(
                     .map(|r| ((r.source, r.external_id), ContactId::from_uuid(r.contact_id))),
             );
         }
+    }
+    let held: BTreeSet<&(String, String)> = out.iter().map(|(p, _)| p).collect();
+    let rest: Vec<(String, String)> = pairs.iter().filter(|p| !held.contains(p)).cloned().collect();
+    if !rest.is_empty() {
+        out.extend(crate::aliases::resolve(db, ws, &rest).await?);
     }
     Ok(out)
 }

@@ -4,6 +4,7 @@
 //! Every repository function takes the caller's workspace as a typed argument, so a
 //! query without a tenant filter cannot be written by accident.
 
+pub mod aliases;
 pub mod api_clients;
 pub mod attributes;
 pub mod companies;

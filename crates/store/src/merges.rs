@@ -41,7 +41,8 @@ pub async fn missing(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) 
 }
 
 /// Moves the orders, lifecycle history, consent ledger, pending confirmations and
-/// segment history of `from` to `to`, and points the redirects to any of `from` at `to`.
+/// segment history of `from` to `to`, and points the redirects and external-id aliases
+/// of any of `from` at `to`.
 /// What is derived (consent states, purchase metrics, memberships) is the caller's to
 /// rebuild; what stays with `from` goes when they are deleted.
 pub async fn move_links(
@@ -57,6 +58,7 @@ pub async fn move_links(
         ("consent_events", "contact_id"),
         ("consent_confirmations", "contact_id"),
         ("contact_merges", "merged_into"),
+        ("contact_external_id_aliases", "contact_id"),
     ] {
         let mut q = Query::update();
         q.table(Alias::new(table))

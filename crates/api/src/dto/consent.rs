@@ -452,4 +452,14 @@ pub struct ContactExport {
     pub orders: Vec<super::orders::OrderDto>,
     /// The purchase metrics those orders add up to.
     pub metrics: super::orders::PurchaseMetricsDto,
+    /// External ids of contacts merged into this one that it does not hold (it kept
+    /// another id for their source) and that still resolve to it.
+    pub external_id_aliases: Vec<ExternalIdAlias>,
+}
+
+/// An external id that resolves to a contact without being held by it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExternalIdAlias {
+    pub source: String,
+    pub external_id: String,
 }

@@ -359,8 +359,9 @@ pub struct MergeRequest {
     pub prefer: BTreeMap<String, Uuid>,
 }
 
-/// An external id no contact keeps after a merge (the survivor had another one for the
-/// same source).
+/// An external id the survivor of a merge does not hold (it kept another one for the
+/// same source). It still resolves to the survivor (look-ups, upserts, orders, imports)
+/// until a contact is given it or the survivor is erased.
 #[derive(Clone, Debug, Serialize, ToSchema, async_graphql::SimpleObject)]
 pub struct DroppedExternalId {
     /// The merged contact that had it.

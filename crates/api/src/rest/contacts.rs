@@ -252,7 +252,8 @@ pub async fn get_by_email(
     Ok(one(&req, &c))
 }
 
-/// Reads the contact with this external id.
+/// Reads the contact with this external id: its holder, else the survivor of the merge
+/// that dropped it.
 #[utoipa::path(get, path = "/v1/contacts/by-external-id/{source}/{external_id}", tag = "contacts",
     params(("source" = String, Path), ("external_id" = String, Path)),
     responses((status = 200, body = ContactDto, headers(("ETag" = String))), ReadErrors), security(("bearer" = ["contacts:read"])))]

@@ -14,7 +14,7 @@ use rapport_store::{StoreError, Tx, companies, contacts};
 
 use super::Outcome;
 use super::effects::Effects;
-use super::upserts::{ItemResult, keep_stored_email};
+use super::upserts::{ItemResult, keep_held_external_ids, keep_stored_email};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -141,12 +141,8 @@ async fn prefetch(tx: &Tx, who: &Caller, items: &[Option<ContactChanges>]) -> Re
     pairs.sort_unstable();
     pairs.dedup();
     let mut ids: Vec<ContactId> = contacts::ids_by_email_keys(tx, ws, &emails).await?;
-    ids.extend(
-        contacts::ids_by_external_ids(tx, ws, &pairs)
-            .await?
-            .into_iter()
-            .map(|(_, id)| id),
-    );
+    let resolved = contacts::ids_by_external_ids(tx, ws, &pairs).await?;
+    ids.extend(resolved.iter().map(|(_, id)| *id));
     ids.sort_unstable();
     ids.dedup();
     let found = contacts::get_many_for_update(tx, ws, &ids).await?;
@@ -160,6 +156,13 @@ async fn prefetch(tx: &Tx, who: &Caller, items: &[Option<ContactChanges>]) -> Re
                 current: c,
             },
         );
+    }
+    // Ids a merge dropped resolve to its survivor, which does not hold them (one
+    // deleted since it was looked up is not in `slots` and resolves nothing).
+    for (pair, id) in resolved {
+        if known.slots.contains_key(&id) {
+            known.by_external.entry(pair).or_insert(id);
+        }
     }
     known.companies = companies::existing(tx, ws, &company_ids).await?;
     Ok(known)
@@ -185,6 +188,11 @@ fn apply_one(
     let now = rapport_store::now();
     let found = known.resolve(&changes).map(|id| known.slots[&id].current.clone());
     let changes = keep_stored_email(found.as_ref(), changes);
+    let changes = keep_held_external_ids(
+        found.as_ref(),
+        |s, i| known.by_external.get(&(s.to_owned(), i.to_owned())).copied() == found.as_ref().map(|c| c.id),
+        changes,
+    );
     match found {
         Some(before) => {
             let Applied {

@@ -1,7 +1,8 @@
 //! Duplicate contacts: suggestions, and merging several into one survivor in one
 //! transaction. The survivor keeps every order, lifecycle transition, consent event,
 //! pending confirmation, static list and segment history of the merged contacts; their
-//! ids redirect to it from then on.
+//! ids redirect to it from then on, and so do the external ids it could not keep (it
+//! holds one per source): they become aliases of it (`rapport_store::aliases`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +16,7 @@ use rapport_domain::segment::{Segment, SegmentKind};
 use rapport_domain::{ContactId, SegmentId};
 use rapport_store::duplicates::{self, Group, Reason};
 use rapport_store::segments::{self, members};
-use rapport_store::{Tx, consent, contacts, merges, metrics, outbox, workspaces};
+use rapport_store::{Tx, aliases, consent, contacts, merges, metrics, outbox, workspaces};
 use serde_json::json;
 
 use super::{event, object};
@@ -86,6 +87,12 @@ async fn merge_once(
     contacts::update(&tx, &survivor, &merged.contact).await?;
     consent::rebuild_states(&tx, ws, id).await?;
     merges::record(&tx, ws, &plan.from, id, now).await?;
+    let dropped_pairs: Vec<(String, String)> = merged
+        .dropped
+        .iter()
+        .map(|d| (d.source.clone(), d.external_id.clone()))
+        .collect();
+    aliases::record(&tx, ws, id, &dropped_pairs, now).await?;
     join_static_lists(&tx, who, id, &held, now).await?;
     let dropped: Vec<DroppedExternalId> = merged.dropped.iter().map(DroppedExternalId::from).collect();
     outbox::push(

@@ -7,13 +7,15 @@ use rapport_domain::contact::Contact;
 use rapport_domain::event::EventType;
 use rapport_domain::privacy::{self, Erasure};
 use rapport_domain::scope::Scope;
-use rapport_store::{attributes, companies, consent, contacts, erasures, lifecycle, outbox};
+use rapport_store::{aliases, attributes, companies, consent, contacts, erasures, lifecycle, outbox};
 use serde_json::json;
 
 use crate::app::App;
 use crate::auth::Caller;
 use crate::dto::companies::CompanyDto;
-use crate::dto::consent::{ConsentEventDto, ConsentStateDto, ContactExport, ErasureDto, ExportConsent};
+use crate::dto::consent::{
+    ConsentEventDto, ConsentStateDto, ContactExport, ErasureDto, ExportConsent, ExternalIdAlias,
+};
 use crate::dto::contacts::{ContactDto, TransitionDto};
 use crate::error::{ApiError, OrNotFound};
 
@@ -44,6 +46,7 @@ pub async fn export(app: &App, who: &Caller, id: ContactId) -> Result<ContactExp
         .await?
         .remove(&id)
         .unwrap_or_default();
+    let aliases = aliases::of_contact(db, ws, id).await?;
     let now = rapport_store::now();
     Ok(ContactExport {
         format: "rapport.contact-export",
@@ -60,6 +63,10 @@ pub async fn export(app: &App, who: &Caller, id: ContactId) -> Result<ContactExp
         erasure: erasure.as_ref().map(ErasureDto::from),
         orders: orders.iter().map(crate::dto::orders::OrderDto::from).collect(),
         metrics: crate::dto::orders::PurchaseMetricsDto::from(&metrics),
+        external_id_aliases: aliases
+            .into_iter()
+            .map(|(source, external_id)| ExternalIdAlias { source, external_id })
+            .collect(),
     })
 }
 
@@ -83,7 +90,8 @@ where
 
 /// Erases a person's data in one transaction: the contact becomes a tombstone (same id,
 /// `erased_at`), the ledger loses contact points and proof ip / user agent, transition
-/// reasons (free text) go, stored events about the contact are redacted, kept responses
+/// reasons (free text) go, the external ids merges left it as aliases go, stored events
+/// about the contact are redacted (those ids included), kept responses
 /// mentioning it are forgotten, the erasure is recorded and `contact.erased` written.
 /// Erasing an erased contact answers the first erasure and changes nothing.
 /// # Errors
@@ -101,7 +109,10 @@ pub async fn erase(app: &App, who: &Caller, id: ContactId, reason: &str) -> Resu
     let now = rapport_store::now();
     let after = before.erased(&schema, now);
     contacts::update(&tx, &before, &after).await?;
-    let (values, fragments) = personal_values(&before, &schema);
+    let (mut values, fragments) = personal_values(&before, &schema);
+    // The external ids merges dropped from it identify the person too.
+    values.extend(aliases::of_contact(&tx, ws, id).await?.into_iter().map(|(_, i)| i));
+    aliases::forget(&tx, ws, id).await?;
     let personal = |text: &str| {
         let t = text.to_lowercase();
         fragments.iter().any(|f| t.contains(&f.to_lowercase()))

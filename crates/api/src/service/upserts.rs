@@ -62,7 +62,7 @@ async fn upsert(
         let tx = app.db.begin().await?;
         let found = resolve(&tx, who, key, &changes).await?;
         let creating = found.is_none();
-        let changes = keep_stored_email(found.as_ref(), changes.clone());
+        let changes = keep_held_keys(&tx, who, found.as_ref(), changes.clone()).await?;
         match create_or_apply(&tx, who, found, changes, precondition, Cause::Api).await {
             Ok(result) => {
                 super::consent::record_for(&tx, app, who, &result.0, consents.clone()).await?;
@@ -139,6 +139,63 @@ pub(crate) fn keep_stored_email(found: Option<&Contact>, mut changes: ContactCha
         changes.email = Patch::Absent;
     }
     changes
+}
+
+/// An upsert that names, for a source, an external id a merge dropped from the contact
+/// it found (an alias, `rapport_store::aliases`) keeps the id the contact holds for that
+/// source: the next sync from the merged record would otherwise swap the two back and
+/// forth. `aliased` tells whether a `(source, id)` pair is an alias of `found`.
+pub(crate) fn keep_held_external_ids(
+    found: Option<&Contact>,
+    aliased: impl Fn(&str, &str) -> bool,
+    mut changes: ContactChanges,
+) -> ContactChanges {
+    let (Some(found), Patch::Set(ids)) = (found, &mut changes.external_ids) else {
+        return changes;
+    };
+    let named = ids.len();
+    ids.retain(|source, id| match (found.external_ids.get(source), id) {
+        (Some(held), Some(id)) if held != id => !aliased(source, id),
+        _ => true,
+    });
+    if ids.is_empty() && named > 0 {
+        changes.external_ids = Patch::Absent;
+    }
+    changes
+}
+
+/// [`keep_stored_email`] and [`keep_held_external_ids`] for one upsert, the aliases
+/// looked up (only for the sources where `found` holds another id than the one named).
+async fn keep_held_keys(
+    tx: &Tx,
+    who: &Caller,
+    found: Option<&Contact>,
+    changes: ContactChanges,
+) -> Result<ContactChanges, ApiError> {
+    let changes = keep_stored_email(found, changes);
+    let (Some(c), Patch::Set(ids)) = (found, &changes.external_ids) else {
+        return Ok(changes);
+    };
+    let others: Vec<(String, String)> = ids
+        .iter()
+        .filter_map(|(s, i)| i.as_ref().map(|i| (s.clone(), i.clone())))
+        .filter(|(s, i)| c.external_ids.get(s).is_some_and(|held| held != i))
+        .collect();
+    if others.is_empty() {
+        return Ok(changes);
+    }
+    let aliases: std::collections::BTreeSet<(String, String)> =
+        contacts::ids_by_external_ids(tx, who.workspace(), &others)
+            .await?
+            .into_iter()
+            .filter(|(_, id)| *id == c.id)
+            .map(|(pair, _)| pair)
+            .collect();
+    Ok(keep_held_external_ids(
+        found,
+        |s, i| aliases.contains(&(s.to_owned(), i.to_owned())),
+        changes,
+    ))
 }
 
 /// Finds the contact an upsert refers to.
@@ -290,7 +347,7 @@ async fn one_by_one(app: &App, who: &Caller, parsed: Vec<Prepared>, cause: Cause
         let sp = rapport_store::savepoint(&tx).await?;
         let r = async {
             let found = resolve(&sp, who, Natural::ExternalIds, &changes).await?;
-            let changes = keep_stored_email(found.as_ref(), changes);
+            let changes = keep_held_keys(&sp, who, found.as_ref(), changes).await?;
             let done = create_or_apply(&sp, who, found, changes, Precondition::None, cause).await?;
             super::consent::record_for(&sp, app, who, &done.0, consents).await?;
             Ok(done)

@@ -12,6 +12,7 @@ mod m0005_connectors;
 mod m0006_segments;
 mod m0007_orders;
 mod m0008_merges_imports;
+mod m0009_external_id_aliases;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_segments::Migration),
             Box::new(m0007_orders::Migration),
             Box::new(m0008_merges_imports::Migration),
+            Box::new(m0009_external_id_aliases::Migration),
         ]
     }
 
