@@ -560,6 +560,14 @@ async fn dropped_external_ids_bring_every_later_sync_to_the_survivor(s: Server) 
         resolves(&api, "shop", id, Some(&cy)).await;
     }
     api.erase(&cy).await;
+    // The merge into Cy recorded the id it dropped: erasure removes it there too.
+    let merged_into_cy: Vec<Value> = all_events(&s, "contact.merged")
+        .await
+        .into_iter()
+        .filter(|e| e["object"]["id"] == cy.as_str())
+        .collect();
+    assert_eq!(merged_into_cy.len(), 1, "{merged_into_cy:?}");
+    assert!(!merged_into_cy[0].to_string().contains("A-1"), "{}", merged_into_cy[0]);
     for id in ["A-1", "B-1"] {
         resolves(&api, "shop", id, None).await;
     }
@@ -950,6 +958,7 @@ async fn a_merged_id_redirects_reads_and_refuses_everything_else(s: Server) {
             format!("{base}/consents"),
             Some(rec("analytics", "granted", &json!({}))),
         ),
+        (Method::POST, format!("{base}/consent/analytics/confirmation"), None),
         (Method::GET, format!("{base}/lifecycle"), None),
         (
             Method::POST,

@@ -258,7 +258,7 @@ pub async fn check(app: web::Data<App>, who: Caller, body: Json<CheckRequest>) -
 /// no token). Earlier tokens stay valid until they expire.
 #[utoipa::path(post, path = "/v1/contacts/{id}/consent/{purpose}/confirmation", tag = "consent",
     params(("id" = Uuid, Path), ("purpose" = String, Path), DecisionQuery),
-    responses((status = 201, body = ConfirmationDto), WriteErrors), security(("bearer" = ["consent:write"])))]
+    responses((status = 201, body = ConfirmationDto), WriteErrors, MergedContact), security(("bearer" = ["consent:write"])))]
 #[post("/v1/contacts/{id}/consent/{purpose}/confirmation")]
 pub async fn reissue(
     app: web::Data<App>,
