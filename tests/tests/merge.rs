@@ -581,6 +581,38 @@ async fn dropped_external_ids_bring_every_later_sync_to_the_survivor(s: Server) 
     assert_ne!(id_of(&r.body), cy);
 }
 
+async fn erasing_a_survivor_redacts_the_events_about_the_contacts_merged_into_it(s: Server) {
+    let api = Api::admin(&s).await;
+    let ada = api
+        .create(json!({"email": "ada@example.com", "first_name": "Ada"}))
+        .await;
+    let bea = api
+        .create(json!({"email": "bea@example.com", "first_name": "Beatrix", "external_ids": {"shop": "B-9"}}))
+        .await;
+    let r = api.patch(&path(&bea), json!({"last_name": "Byron"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Ada's email and first name win: Bea's stay only in the events about Bea.
+    api.merged(&ada, from(&[&bea])).await;
+    let about_bea = || async {
+        let mut found = Vec::new();
+        for kind in ["contact.created", "contact.updated"] {
+            found.extend(events_about(&s, kind, &bea).await);
+        }
+        found
+    };
+    let before = about_bea().await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert!(before[0].to_string().contains("bea@example.com"), "{}", before[0]);
+    api.erase(&ada).await;
+    let after = about_bea().await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    for e in &after {
+        for personal in ["bea@example.com", "Beatrix", "Byron", "B-9"] {
+            assert!(!e.to_string().contains(personal), "{personal} in {e}");
+        }
+    }
+}
+
 /// A contact another contact explicitly takes a merge's dropped id from holds it: the
 /// alias answers only for ids nobody holds.
 async fn a_contact_holding_a_dropped_id_wins_over_its_alias(s: Server) {
@@ -1573,6 +1605,7 @@ on_both!(
     the_survivor_wins_and_merged_contacts_fill_what_it_lacks_in_the_order_given,
     dropped_external_ids_bring_every_later_sync_to_the_survivor,
     a_contact_holding_a_dropped_id_wins_over_its_alias,
+    erasing_a_survivor_redacts_the_events_about_the_contacts_merged_into_it,
     prefer_takes_the_named_contacts_value_even_when_it_has_none,
     stages_stay_the_survivors_with_the_furthest_highest_and_earliest_entries,
     orders_move_to_the_survivor_and_its_metrics_cover_them_all,

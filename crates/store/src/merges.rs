@@ -40,6 +40,26 @@ pub async fn missing(db: &impl ConnectionTrait, ws: WorkspaceId, id: ContactId) 
     }
 }
 
+/// The ids merged into `into`, directly or through earlier survivors (a later merge
+/// re-points every older redirect, so one level holds them all).
+pub async fn merged_into(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    into: ContactId,
+) -> Result<Vec<ContactId>, StoreError> {
+    let mut q = Query::select();
+    q.column(Alias::new("contact_id"))
+        .from(Alias::new("contact_merges"))
+        .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
+        .and_where(Expr::col(Alias::new("merged_into")).eq(into.uuid()))
+        .order_by(Alias::new("contact_id"), sea_orm::sea_query::Order::Asc);
+    db.query_all(&q)
+        .await?
+        .into_iter()
+        .map(|row| Ok(ContactId::from_uuid(row.try_get::<Uuid>("", "contact_id")?)))
+        .collect()
+}
+
 /// Moves the orders, lifecycle history, consent ledger, pending confirmations and
 /// segment history of `from` to `to`, and points the redirects and external-id aliases
 /// of any of `from` at `to`.

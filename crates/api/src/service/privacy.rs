@@ -7,7 +7,7 @@ use rapport_domain::contact::Contact;
 use rapport_domain::event::EventType;
 use rapport_domain::privacy::{self, Erasure};
 use rapport_domain::scope::Scope;
-use rapport_store::{aliases, attributes, companies, consent, contacts, erasures, lifecycle, outbox};
+use rapport_store::{aliases, attributes, companies, consent, contacts, erasures, lifecycle, merges, outbox};
 use serde_json::json;
 
 use crate::app::App;
@@ -91,7 +91,8 @@ where
 /// Erases a person's data in one transaction: the contact becomes a tombstone (same id,
 /// `erased_at`), the ledger loses contact points and proof ip / user agent, transition
 /// reasons (free text) go, the external ids merges left it as aliases go, stored events
-/// about the contact are redacted (those ids included), kept responses
+/// about the contact and about the contacts merged into it are redacted (those ids
+/// included), kept responses
 /// mentioning it are forgotten, the erasure is recorded and `contact.erased` written.
 /// Erasing an erased contact answers the first erasure and changes nothing.
 /// # Errors
@@ -120,8 +121,13 @@ pub async fn erase(app: &App, who: &Caller, id: ContactId, reason: &str) -> Resu
     };
     consent::erase(&tx, ws, id, personal).await?;
     lifecycle::erase_reasons(&tx, ws, id).await?;
-    erasures::redact_events(&tx, ws, id, |d| privacy::redact(d, &values, &fragments)).await?;
-    let mut terms = vec![id.to_string()];
+    // The contacts merged into this one were the same person: the events about them
+    // (their creation, changes, an earlier merge) are redacted too.
+    let merged = merges::merged_into(&tx, ws, id).await?;
+    for about in std::iter::once(id).chain(merged.iter().copied()) {
+        erasures::redact_events(&tx, ws, about, |d| privacy::redact(d, &values, &fragments)).await?;
+    }
+    let mut terms: Vec<String> = std::iter::once(id).chain(merged).map(|m| m.to_string()).collect();
     terms.extend(before.email.as_ref().map(rapport_domain::email::Email::key));
     erasures::forget_responses(&tx, ws, &terms).await?;
     let erasure = Erasure {
