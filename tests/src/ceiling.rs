@@ -117,8 +117,9 @@ pub async fn rewrite(c: &mut PgConnection, tables: &[String]) -> Vec<Written> {
     c.execute("SET search_path TO DEFAULT; DROP SCHEMA ceiling CASCADE")
         .await
         .expect("drop the copies");
-    // Their pages are written out now rather than during what the benchmark measures
-    // next (a role without the right to checkpoint leaves that to the server's schedule).
+    // What the import and the copies left in the write-ahead log and in dirty pages is
+    // written out now rather than during what the benchmark measures next (a role
+    // without the right to checkpoint leaves that to the server's schedule).
     let _ = c.execute("CHECKPOINT").await;
     written
 }

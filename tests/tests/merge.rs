@@ -613,25 +613,56 @@ async fn erasing_a_survivor_redacts_the_events_about_the_contacts_merged_into_it
     }
 }
 
-/// A contact another contact explicitly takes a merge's dropped id from holds it: the
-/// alias answers only for ids nobody holds.
-async fn a_contact_holding_a_dropped_id_wins_over_its_alias(s: Server) {
+/// An alias answers only for an id nobody holds; a contact given the id holds it for
+/// good (the alias goes), in a single upsert, a batch or a PATCH alike.
+async fn a_contact_given_a_dropped_id_holds_it_and_the_alias_goes(s: Server) {
     let api = Api::admin(&s).await;
     let ada = api
-        .create(json!({"external_ids": {"shop": "A-1"}, "first_name": "Ada"}))
+        .create(json!({"first_name": "Ada", "external_ids": {"shop": "A-1", "erp": "EA"}}))
         .await;
     let bea = api
-        .create(json!({"external_ids": {"shop": "B-1"}, "first_name": "Bea"}))
+        .create(json!({"first_name": "Bea", "external_ids": {"shop": "B-1", "erp": "EB"}}))
         .await;
     api.merged(&ada, from(&[&bea])).await;
-    let dan = api.create(json!({"first_name": "Dan"})).await;
-    let r = api.patch(&path(&dan), json!({"external_ids": {"shop": "B-1"}})).await;
+    resolves(&api, "erp", "EB", Some(&ada)).await;
+    let dan = api
+        .create(json!({"first_name": "Dan", "external_ids": {"crm": "C-9"}}))
+        .await;
+    let eve = api
+        .create(json!({"first_name": "Eve", "external_ids": {"shop": "S-5"}}))
+        .await;
+
+    // The holder of one named id wins over the survivor another named id is an alias
+    // of, whichever comes first.
+    let r = api
+        .put(
+            &format!("{CONTACTS}/by-external-id/shop/S-5"),
+            json!({"external_ids": {"erp": "EB"}, "last_name": "Eve"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    resolves(&api, "shop", "B-1", Some(&dan)).await;
-    let items = json!([{"external_ids": {"shop": "B-1"}, "last_name": "Dee"}]);
+    let expected = json!({"id": eve, "external_ids": {"shop": "S-5", "erp": "EB"}});
+    assert_eq!(pick(&r.body, &expected), expected);
+    resolves(&api, "erp", "EB", Some(&eve)).await;
+    // A batch behaves as one upsert after another: Dan takes the dropped shop id.
+    let items = json!([{"external_ids": {"crm": "C-9", "shop": "B-1"}, "last_name": "Dee"}]);
     let r = api.post("/v1/contacts/batch", json!({"items": items})).await;
-    assert_eq!(r.body["results"][0]["contact"]["id"], dan.as_str(), "{}", r.body);
-    assert_eq!(api.read(&path(&ada)).await["last_name"], Value::Null);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let result = &r.body["results"][0];
+    assert_eq!(result["status"], "updated", "{result}");
+    assert_eq!(result["contact"]["id"], dan.as_str(), "{result}");
+    resolves(&api, "shop", "B-1", Some(&dan)).await;
+    // Letting the ids go does not hand them back to the survivor.
+    for (id, source) in [(&dan, "shop"), (&eve, "erp")] {
+        let r = api.patch(&path(id), json!({"external_ids": {source: null}})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    resolves(&api, "shop", "B-1", None).await;
+    resolves(&api, "erp", "EB", None).await;
+    let survivor = api.read(&path(&ada)).await;
+    assert_eq!(survivor["last_name"], Value::Null, "{survivor}");
+    let export = api.read(&format!("{}/export", path(&ada))).await;
+    assert_eq!(export["external_id_aliases"], json!([]), "{export}");
 }
 
 async fn each_merge_writes_one_contact_merged_event(s: Server) {
@@ -1604,7 +1635,7 @@ async fn duplicates_need_contacts_read(s: Server) {
 on_both!(
     the_survivor_wins_and_merged_contacts_fill_what_it_lacks_in_the_order_given,
     dropped_external_ids_bring_every_later_sync_to_the_survivor,
-    a_contact_holding_a_dropped_id_wins_over_its_alias,
+    a_contact_given_a_dropped_id_holds_it_and_the_alias_goes,
     erasing_a_survivor_redacts_the_events_about_the_contacts_merged_into_it,
     prefer_takes_the_named_contacts_value_even_when_it_has_none,
     stages_stay_the_survivors_with_the_furthest_highest_and_earliest_entries,

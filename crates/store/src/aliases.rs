@@ -85,6 +85,22 @@ pub(crate) fn by_source(pairs: &[(String, String)]) -> BTreeMap<&str, Vec<&str>>
     grouped
 }
 
+/// Removes the aliases of pairs a contact has just been given: the holder owns the id
+/// from then on, and letting it go later does not hand it back to a merge survivor.
+pub async fn release(db: &impl ConnectionTrait, ws: WorkspaceId, pairs: &[(String, String)]) -> Result<(), StoreError> {
+    for (source, ids) in by_source(pairs) {
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Query::delete();
+            q.from_table(Alias::new(TABLE))
+                .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
+                .and_where(Expr::col(Alias::new("source")).eq(source))
+                .and_where(Expr::col(Alias::new("external_id")).is_in(chunk.iter().copied()));
+            db.execute(&q).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The aliases of one contact, as `(source, external id)` pairs.
 pub async fn of_contact(
     db: &impl ConnectionTrait,

@@ -216,6 +216,33 @@ async fn holder_of_external_id(
         .map(|m| ContactId::from_uuid(m.contact_id)))
 }
 
+/// The contact the first of `pairs` that a contact holds belongs to, else the contact
+/// the first of them that is an alias resolves to (a holder always wins over an alias,
+/// whichever pair names it); locked.
+pub async fn find_by_external_ids(
+    db: &impl ConnectionTrait,
+    ws: WorkspaceId,
+    pairs: &[(String, String)],
+) -> Result<Option<Contact>, StoreError> {
+    let mut found = None;
+    for (source, id) in pairs {
+        found = holder_of_external_id(db, ws, source, id).await?;
+        if found.is_some() {
+            break;
+        }
+    }
+    if found.is_none() {
+        let aliased = crate::aliases::resolve(db, ws, pairs).await?;
+        found = pairs
+            .iter()
+            .find_map(|p| aliased.iter().find(|(a, _)| a == p).map(|(_, c)| *c));
+    }
+    match found {
+        Some(cid) => get_for_update(db, ws, cid).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The contact an external id resolves to (as [`id_by_external_id`]), locked.
 pub async fn find_by_external_id(
     db: &impl ConnectionTrait,
@@ -301,19 +328,22 @@ async fn sync_index_rows(
                 .await?;
         }
     }
-    let added: Vec<ext::ActiveModel> = after
+    let given: Vec<(String, String)> = after
         .external_ids
         .iter()
         .filter(|(s, i)| old_ids.get(*s) != Some(*i))
-        .map(|(s, i)| ext::ActiveModel {
+        .map(|(s, i)| (s.clone(), i.clone()))
+        .collect();
+    if !given.is_empty() {
+        ext::Entity::insert_many(given.iter().map(|(s, i)| ext::ActiveModel {
             workspace_id: Set(ws),
             source: Set(s.clone()),
             external_id: Set(i.clone()),
             contact_id: Set(cid),
-        })
-        .collect();
-    if !added.is_empty() {
-        ext::Entity::insert_many(added).exec_without_returning(db).await?;
+        }))
+        .exec_without_returning(db)
+        .await?;
+        crate::aliases::release(db, after.workspace_id, &given).await?;
     }
     Ok(())
 }
@@ -623,6 +653,10 @@ async fn insert_external_id_rows(db: &impl ConnectionTrait, contacts: &[&Contact
         },
     )
     .await?;
+    if let Some(first) = contacts.first() {
+        let pairs: Vec<(String, String)> = ids.iter().map(|(_, s, i)| ((*s).clone(), (*i).clone())).collect();
+        crate::aliases::release(db, first.workspace_id, &pairs).await?;
+    }
     Ok(())
 }
 
@@ -646,11 +680,10 @@ pub async fn ids_by_email_keys(
     Ok(out)
 }
 
-/// Which contacts these `(source, external id)` pairs resolve to: their holders, and
-/// for pairs no contact holds, the survivors of the merges that dropped them
-/// (`aliases`). The pairs are looked up per source, so each statement is a range of the
-/// `(workspace, source, external id)` primary key (a filter on the external id alone
-/// would read every row of the workspace).
+/// Which contacts hold these `(source, external id)` pairs (aliases are
+/// `aliases::resolve`'s). The pairs are looked up per source, so each statement is a
+/// range of the `(workspace, source, external id)` primary key (a filter on the external
+/// id alone would read every row of the workspace).
 pub async fn ids_by_external_ids(
     db: &impl ConnectionTrait,
     ws: WorkspaceId,
@@ -670,11 +703,6 @@ pub async fn ids_by_external_ids(
                     .map(|r| ((r.source, r.external_id), ContactId::from_uuid(r.contact_id))),
             );
         }
-    }
-    let held: BTreeSet<&(String, String)> = out.iter().map(|(p, _)| p).collect();
-    let rest: Vec<(String, String)> = pairs.iter().filter(|p| !held.contains(p)).cloned().collect();
-    if !rest.is_empty() {
-        out.extend(crate::aliases::resolve(db, ws, &rest).await?);
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@ use rapport_domain::contact::{Applied, Contact, ContactChanges};
 use rapport_domain::lifecycle::{Authority, Cause};
 use rapport_domain::patch::Patch;
 use rapport_domain::{CompanyId, ContactId};
-use rapport_store::{StoreError, Tx, companies, contacts};
+use rapport_store::{StoreError, Tx, aliases, companies, contacts};
 
 use super::Outcome;
 use super::effects::Effects;
@@ -33,6 +33,9 @@ struct Known {
     touched: Vec<ContactId>,
     by_email: HashMap<String, ContactId>,
     by_external: HashMap<(String, String), ContactId>,
+    /// External ids merges dropped, to the survivors they resolve to when no contact
+    /// holds them (`rapport_store::aliases`).
+    by_alias: HashMap<(String, String), ContactId>,
     companies: HashSet<CompanyId>,
 }
 
@@ -55,15 +58,17 @@ impl Known {
         }
     }
 
-    /// The contact an item refers to: by any of its external ids, then by email.
+    /// The contact an item refers to: the holder of any of its external ids, then the
+    /// survivor any of them is an alias of, then by email.
     fn resolve(&self, changes: &ContactChanges) -> Option<ContactId> {
         if let Patch::Set(ids) = &changes.external_ids {
-            for (s, i) in ids {
-                if let Some(i) = i
-                    && let Some(id) = self.by_external.get(&(s.clone(), i.clone()))
-                {
-                    return Some(*id);
-                }
+            let pairs = || {
+                ids.iter()
+                    .filter_map(|(s, i)| i.as_ref().map(|i| (s.clone(), i.clone())))
+            };
+            let held = pairs().find_map(|p| self.by_external.get(&p).copied());
+            if let Some(id) = held.or_else(|| pairs().find_map(|p| self.by_alias.get(&p).copied())) {
+                return Some(id);
             }
         }
         match &changes.email {
@@ -141,8 +146,11 @@ async fn prefetch(tx: &Tx, who: &Caller, items: &[Option<ContactChanges>]) -> Re
     pairs.sort_unstable();
     pairs.dedup();
     let mut ids: Vec<ContactId> = contacts::ids_by_email_keys(tx, ws, &emails).await?;
-    let resolved = contacts::ids_by_external_ids(tx, ws, &pairs).await?;
-    ids.extend(resolved.iter().map(|(_, id)| *id));
+    let held = contacts::ids_by_external_ids(tx, ws, &pairs).await?;
+    let held_pairs: HashSet<&(String, String)> = held.iter().map(|(p, _)| p).collect();
+    let unheld: Vec<(String, String)> = pairs.iter().filter(|p| !held_pairs.contains(p)).cloned().collect();
+    let aliased = aliases::resolve(tx, ws, &unheld).await?;
+    ids.extend(held.iter().chain(&aliased).map(|(_, id)| *id));
     ids.sort_unstable();
     ids.dedup();
     let found = contacts::get_many_for_update(tx, ws, &ids).await?;
@@ -157,11 +165,10 @@ async fn prefetch(tx: &Tx, who: &Caller, items: &[Option<ContactChanges>]) -> Re
             },
         );
     }
-    // Ids a merge dropped resolve to its survivor, which does not hold them (one
-    // deleted since it was looked up is not in `slots` and resolves nothing).
-    for (pair, id) in resolved {
+    // An alias whose survivor was deleted since the look-up resolves nothing.
+    for (pair, id) in aliased {
         if known.slots.contains_key(&id) {
-            known.by_external.entry(pair).or_insert(id);
+            known.by_alias.insert(pair, id);
         }
     }
     known.companies = companies::existing(tx, ws, &company_ids).await?;
@@ -190,7 +197,7 @@ fn apply_one(
     let changes = keep_stored_email(found.as_ref(), changes);
     let changes = keep_held_external_ids(
         found.as_ref(),
-        |s, i| known.by_external.get(&(s.to_owned(), i.to_owned())).copied() == found.as_ref().map(|c| c.id),
+        |s, i| known.by_alias.get(&(s.to_owned(), i.to_owned())).copied() == found.as_ref().map(|c| c.id),
         changes,
     );
     match found {

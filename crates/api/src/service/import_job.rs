@@ -152,9 +152,15 @@ async fn execute(app: &App, ws: WorkspaceId, id: ImportId, path: &Path) -> Resul
 /// statistics).
 fn looked_up_tables(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Contacts => &["contacts", "contact_external_ids"],
+        Kind::Contacts => &["contacts", "contact_external_ids", "contact_external_id_aliases"],
         Kind::Companies => &["companies"],
-        Kind::Orders => &["orders", "contacts", "contact_external_ids", "contact_metrics"],
+        Kind::Orders => &[
+            "orders",
+            "contacts",
+            "contact_external_ids",
+            "contact_external_id_aliases",
+            "contact_metrics",
+        ],
     }
 }
 

@@ -185,7 +185,7 @@ async fn keep_held_keys(
         return Ok(changes);
     }
     let aliases: std::collections::BTreeSet<(String, String)> =
-        contacts::ids_by_external_ids(tx, who.workspace(), &others)
+        rapport_store::aliases::resolve(tx, who.workspace(), &others)
             .await?
             .into_iter()
             .filter(|(_, id)| *id == c.id)
@@ -201,12 +201,12 @@ async fn keep_held_keys(
 /// Finds the contact an upsert refers to.
 async fn resolve(tx: &Tx, who: &Caller, key: Natural, changes: &ContactChanges) -> Result<Option<Contact>, ApiError> {
     if let (Natural::ExternalIds, Patch::Set(ids)) = (key, &changes.external_ids) {
-        for (source, id) in ids {
-            if let Some(id) = id
-                && let Some(c) = contacts::find_by_external_id(tx, who.workspace(), source, id).await?
-            {
-                return Ok(Some(c));
-            }
+        let pairs: Vec<(String, String)> = ids
+            .iter()
+            .filter_map(|(s, i)| i.as_ref().map(|i| (s.clone(), i.clone())))
+            .collect();
+        if let Some(c) = contacts::find_by_external_ids(tx, who.workspace(), &pairs).await? {
+            return Ok(Some(c));
         }
     }
     if let Patch::Set(email) = &changes.email {
