@@ -653,9 +653,15 @@ async fn insert_external_id_rows(db: &impl ConnectionTrait, contacts: &[&Contact
         },
     )
     .await?;
-    if let Some(first) = contacts.first() {
-        let pairs: Vec<(String, String)> = ids.iter().map(|(_, s, i)| ((*s).clone(), (*i).clone())).collect();
-        crate::aliases::release(db, first.workspace_id, &pairs).await?;
+    let mut given: BTreeMap<WorkspaceId, Vec<(String, String)>> = BTreeMap::new();
+    for (c, s, i) in &ids {
+        given
+            .entry(c.workspace_id)
+            .or_default()
+            .push(((*s).clone(), (*i).clone()));
+    }
+    for (ws, pairs) in given {
+        crate::aliases::release(db, ws, &pairs).await?;
     }
     Ok(())
 }

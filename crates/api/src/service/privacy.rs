@@ -92,8 +92,8 @@ where
 /// `erased_at`), the ledger loses contact points and proof ip / user agent, transition
 /// reasons (free text) go, the external ids merges left it as aliases go, stored events
 /// about the contact and about the contacts merged into it are redacted (those ids
-/// included), kept responses
-/// mentioning it are forgotten, the erasure is recorded and `contact.erased` written.
+/// included), kept responses naming any of them are forgotten, the erasure is recorded
+/// and `contact.erased` written.
 /// Erasing an erased contact answers the first erasure and changes nothing.
 /// # Errors
 /// 403 without `privacy:erase`; 404; 422 for a missing reason.
