@@ -1,13 +1,13 @@
 //! External ids a merge dropped, still resolving to the contact that survived it (see
-//! `migration::m0009_external_id_aliases`). A contact holding an id itself always comes
-//! first: an alias answers only for an id no contact holds.
+//! `migration::m0009_external_id_aliases`). An alias answers only for an id no contact
+//! holds, and goes when a contact is given the id (`release`).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rapport_domain::{ContactId, WorkspaceId};
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, OnConflict, Query};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -62,9 +62,7 @@ pub async fn resolve(
             let mut q = Query::select();
             q.columns(["external_id", "contact_id"].map(Alias::new))
                 .from(Alias::new(TABLE))
-                .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
-                .and_where(Expr::col(Alias::new("source")).eq(source))
-                .and_where(Expr::col(Alias::new("external_id")).is_in(chunk.iter().copied()));
+                .cond_where(keys(ws, source, chunk));
             for row in db.query_all(&q).await? {
                 let id: String = row.try_get("", "external_id")?;
                 let contact: Uuid = row.try_get("", "contact_id")?;
@@ -85,16 +83,21 @@ pub(crate) fn by_source(pairs: &[(String, String)]) -> BTreeMap<&str, Vec<&str>>
     grouped
 }
 
+/// The aliases of some external ids of one source: a range of the primary key.
+fn keys(ws: WorkspaceId, source: &str, ids: &[&str]) -> Condition {
+    Condition::all()
+        .add(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
+        .add(Expr::col(Alias::new("source")).eq(source))
+        .add(Expr::col(Alias::new("external_id")).is_in(ids.iter().copied()))
+}
+
 /// Removes the aliases of pairs a contact has just been given: the holder owns the id
 /// from then on, and letting it go later does not hand it back to a merge survivor.
 pub async fn release(db: &impl ConnectionTrait, ws: WorkspaceId, pairs: &[(String, String)]) -> Result<(), StoreError> {
     for (source, ids) in by_source(pairs) {
         for chunk in ids.chunks(CHUNK) {
             let mut q = Query::delete();
-            q.from_table(Alias::new(TABLE))
-                .and_where(Expr::col(Alias::new("workspace_id")).eq(ws.uuid()))
-                .and_where(Expr::col(Alias::new("source")).eq(source))
-                .and_where(Expr::col(Alias::new("external_id")).is_in(chunk.iter().copied()));
+            q.from_table(Alias::new(TABLE)).cond_where(keys(ws, source, chunk));
             db.execute(&q).await?;
         }
     }
