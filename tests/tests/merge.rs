@@ -1343,8 +1343,12 @@ async fn another_workspace_can_neither_merge_nor_see_our_contacts(s: Server) {
     let api = Api::admin(&s).await;
     let (_, token) = s.other_workspace().await;
     let them = Api(&s, token);
-    let ada = api.create(json!({"email": "ada@example.com"})).await;
-    let bea = api.create(json!({"email": "bea@example.com"})).await;
+    let ada = api
+        .create(json!({"email": "ada@example.com", "external_ids": {"shop": "A-1"}}))
+        .await;
+    let bea = api
+        .create(json!({"email": "bea@example.com", "external_ids": {"shop": "B-1"}}))
+        .await;
     let xia = them.create(json!({"email": "ada@example.com"})).await;
     let yan = them.create(json!({"email": "bea@example.com"})).await;
     let before = [api.read(&path(&ada)).await, api.read(&path(&bea)).await];
@@ -1362,6 +1366,21 @@ async fn another_workspace_can_neither_merge_nor_see_our_contacts(s: Server) {
         .await
         .problem(404, "not_found");
     api.unfollowed(&path(&yan)).await.problem(404, "not_found");
+    // Our merge's dropped id resolves to our survivor here, to nobody there; their
+    // sync naming it creates their own contact.
+    resolves(&api, "shop", "B-1", Some(&ada)).await;
+    resolves(&them, "shop", "B-1", None).await;
+    let r = them
+        .put(
+            &format!("{CONTACTS}/by-external-id/shop/B-1"),
+            json!({"first_name": "Zed"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let zed = id_of(&r.body);
+    resolves(&api, "shop", "B-1", Some(&ada)).await;
+    assert_eq!(api.read(&path(&ada)).await["first_name"], Value::Null);
+    assert_eq!(them.delete(&path(&zed)).await.status, 204);
     assert_eq!(api.ids(CONTACTS).await, [ada.as_str()]);
     assert_eq!(them.ids(CONTACTS).await, [xia.as_str()]);
     let events = s.events("contact.merged").await;
